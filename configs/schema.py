@@ -1,0 +1,245 @@
+"""The one config schema: dataclasses loaded from YAML and overridden from the command line.
+
+Every key has a type; unknown or misspelt keys and values of the wrong type are rejected with the
+key's dotted name, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema (message names the key)."""
+
+
+@dataclass
+class ModelConfig:
+    # "lcnet_025" … "lcnet_200" (PP-LCNet written in this repo) or "timm:<name>" (any timm model).
+    backbone: str = "lcnet_050"
+    # "squeeze": 1×1 conv → flatten → Linear → norm → Linear → norm (the original's neck; needs a
+    # fixed input size). "pool": global average pool → Linear → norm (any input size).
+    neck: Literal["squeeze", "pool"] = "squeeze"
+    squeeze_channels: int = 32
+    hidden_dim: int = 512
+    neck_norm: Literal["layernorm", "batchnorm"] = "layernorm"
+    embed_dim: int = 128
+    dropout: float = 0.0
+    head: Literal["cosface", "arcface", "softmax"] = "cosface"
+    scale: float = 64.0
+    margin: float = 0.4
+
+
+@dataclass
+class SyntheticConfig:
+    num_classes: int = 1000  # document templates; each is one class
+    samples_per_class: int = 8  # images per template per epoch
+    seed: int = 0  # templates are a pure function of this seed and the class id
+
+
+@dataclass
+class DataConfig:
+    source: Literal["synthetic", "folder"] = "synthetic"
+    root: str = ""  # for "folder": one sub-folder per class
+    image_size: int = 96
+    # Preprocessing that export and inference must reproduce exactly.
+    channel_order: Literal["RGB"] = "RGB"
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    augment: Literal["none", "light", "medium", "strong"] = "medium"
+    num_workers: int = 2
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 5e-4
+    momentum: float = 0.9  # SGD only
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW only
+    schedule: Literal["cosine", "poly", "constant"] = "cosine"
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.01  # final lr = lr * min_lr_ratio
+    poly_power: float = 2.0
+    grad_clip: float = 5.0  # max global grad norm; 0 turns clipping off
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    max_steps: int = 0  # >0: train this many optimizer steps in all (the schedule fits them)
+    stop_after_steps: int = 0  # >0: end this invocation at that step, schedule unchanged; resume later
+    batch_size: int = 128  # per process, per micro-step
+    grad_accum: int = 1
+    amp: Literal["bf16", "fp16", "off"] = "bf16"
+    seed: int = 42
+    compile: bool = False
+    channels_last: Optional[bool] = None  # None: on for CUDA, off on CPU
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    output_dir: str = "runs"
+    ckpt_every_steps: int = 500
+    log_every_steps: int = 10
+
+
+@dataclass
+class OnnxInput:
+    shape: list[int] = field(default_factory=lambda: [1, 3, 96, 96])
+    dtype: Literal["float32"] = "float32"
+
+
+@dataclass
+class OnnxOptions:
+    opset_version: int = 17
+    verbose: bool = False
+    do_constant_folding: bool = True
+
+
+@dataclass
+class OnnxConfig:
+    name: str = "EmbeddingModel"  # the wrapper that is exported (models.EmbeddingModel)
+    input_shape: dict[str, OnnxInput] = field(default_factory=lambda: {"img": OnnxInput()})
+    input_names: list[str] = field(default_factory=lambda: ["img"])
+    output_names: list[str] = field(default_factory=lambda: ["feats"])
+    dynamic_axes: dict[str, dict[int, str]] = field(
+        default_factory=lambda: {"img": {0: "batch_size"}, "feats": {0: "batch_size"}}
+    )
+    options: OnnxOptions = field(default_factory=OnnxOptions)
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    onnx: OnnxConfig = field(default_factory=OnnxConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building dataclasses from plain data, with type checks that name the offending key.
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+        return f"{origin.__name__}[{args}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and return it converted (dataclasses built)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, prefix=key)
+    if origin is Literal:
+        # YAML 1.1 reads a bare off/on as false/true: `amp: off` means the choice "off".
+        if isinstance(value, bool) and ("off" if not value else "on") in typing.get_args(tp):
+            value = "on" if value else "off"
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{key}: must be one of {_type_name(tp)}, got {value!r}")
+        return value
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _convert(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{key}: expected null, got {value!r}")
+        return None
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list ({_type_name(tp)}), got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping ({_type_name(tp)}), got {value!r}")
+        key_tp, val_tp = typing.get_args(tp)
+        out = {}
+        for k, v in value.items():
+            if key_tp is int and isinstance(k, str) and k.lstrip("-").isdigit():
+                k = int(k)  # YAML/JSON write axis indices as strings: {"0": batch_size}
+            out[_convert(k, key_tp, f"{key} (key)")] = _convert(v, val_tp, f"{key}.{k}")
+        return out
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{key}: unsupported annotation {tp!r} in the schema")
+
+
+def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``; keys absent from ``data`` keep their defaults."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names:
+            hint = _close_match(str(k), names)
+            raise ConfigError(f"unknown config key '{key}'{hint}")
+        kwargs[k] = _convert(v, hints[k], key)
+    return cls(**kwargs)
+
+
+def _close_match(name: str, choices: set[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, sorted(choices), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else f" (known keys: {', '.join(sorted(choices))})"
+
+
+def leaf_keys(cls: type = Config, prefix: str = "") -> dict[str, Any]:
+    """All dotted leaf keys of the schema with their annotations: {'train.batch_size': int, …}."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            out.update(leaf_keys(hints[f.name], key + "."))
+        else:
+            out[key] = hints[f.name]
+    return out

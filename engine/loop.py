@@ -1,0 +1,167 @@
+"""The training step loop and what it needs: optimizer, AMP, gradient accumulation, logging."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from engine.distributed import DistEnv
+from engine.metrics import JsonlLog, Throughput, top1_correct
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
+    """AdamW or SGD (``OptimConfig``); no weight decay on biases and norm parameters."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+
+
+def autocast(device: torch.device, amp: str):
+    """One code path for every precision: autocast for bf16/fp16, nothing for 'off'."""
+    if amp == "off":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
+def grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
+    """Loss scaling is needed for fp16 only; disabled, the scaler is a pass-through."""
+    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+
+@torch.no_grad()
+def average_buffers(model: nn.Module) -> None:
+    """Average float buffers (BatchNorm running stats) across ranks so every rank — and the
+    checkpoint — holds the same statistics."""
+    if not dist.is_initialized():
+        return
+    world = dist.get_world_size()
+    for buf in model.buffers():
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf /= world
+
+
+class StepLoop:
+    """Runs optimizer steps over an iterator of batches; logs on rank 0; calls ``on_step`` after each."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        scaler: torch.amp.GradScaler,
+        env: DistEnv,
+        train_cfg,
+        grad_clip: float,
+        log: JsonlLog | None,
+        progress=None,
+    ):
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.scaler = scaler
+        self.env = env
+        self.cfg = train_cfg
+        self.grad_clip = grad_clip
+        self.log = log
+        self.progress = progress
+        self.memory_format = torch.channels_last if self._channels_last() else torch.contiguous_format
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self._reset_meters()
+        self.throughput = Throughput()
+
+    def _channels_last(self) -> bool:
+        if self.cfg.channels_last is None:
+            return self.env.device.type == "cuda"
+        return self.cfg.channels_last
+
+    def _reset_meters(self) -> None:
+        # Sums kept on the device: no host sync until a log step.
+        self.sums = torch.zeros(3, device=self.env.device, dtype=torch.float64)  # loss, correct, samples
+        self.grad_norm = torch.zeros((), device=self.env.device)
+
+    def run(self, batches: Iterator, num_steps: int, step: int, epoch: int, on_step: Callable[[int], None]) -> int:
+        accum = self.cfg.grad_accum
+        ddp = isinstance(self.model, nn.parallel.DistributedDataParallel)
+        for _ in range(num_steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            for micro in range(accum):
+                images, labels = next(batches)
+                images = images.to(self.env.device, non_blocking=True, memory_format=self.memory_format)
+                labels = labels.to(self.env.device, non_blocking=True)
+                # Gradients are all-reduced on the last micro-batch only.
+                sync = nullcontext() if (not ddp or micro == accum - 1) else self.model.no_sync()
+                with sync:
+                    with autocast(self.env.device, self.cfg.amp):
+                        logits = self.model(images, labels)
+                    loss = F.cross_entropy(logits, labels)
+                    self.scaler.scale(loss / accum).backward()
+                self.sums += torch.stack(
+                    [
+                        loss.detach().double() * len(labels),
+                        top1_correct(logits, labels).double(),
+                        torch.tensor(float(len(labels)), device=self.env.device, dtype=torch.float64),
+                    ]
+                )
+                self.throughput.add(len(labels) * self.env.world_size)
+            if self.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+                self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
+            self.scheduler.step()
+            step += 1
+            if step % self.cfg.log_every_steps == 0:
+                self._log(step, epoch)
+            if self.progress is not None:
+                self.progress.update(1)
+            on_step(step)
+        return step
+
+    def flush(self, step: int, epoch: int) -> None:
+        """Log what has accumulated since the last log step (end of training)."""
+        if step % self.cfg.log_every_steps:
+            self._log(step, epoch)
+
+    def _log(self, step: int, epoch: int) -> None:
+        sums = self.sums.clone()
+        if dist.is_initialized():
+            dist.all_reduce(sums)  # every rank takes part; rank 0 writes
+        loss, correct, n = sums.tolist()
+        record = {
+            "step": step,
+            "epoch": epoch,
+            "loss": loss / max(n, 1),
+            "acc": correct / max(n, 1),
+            "lr": self.lr,
+            "grad_norm": float(self.grad_norm),
+            "img_per_s": self.throughput.rate(),
+            "time": time.time(),
+        }
+        if self.env.device.type == "cuda":
+            record["max_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        self._reset_meters()
+        if self.env.is_main:
+            if self.log is not None:
+                self.log.write(record)
+            if self.progress is not None:
+                self.progress.set_postfix(
+                    loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}", img_s=f"{record['img_per_s']:.0f}"
+                )

@@ -1,0 +1,33 @@
+"""Learning rate as a pure function of the optimizer step: linear warm-up, then decay."""
+
+from __future__ import annotations
+
+import math
+
+
+class WarmupDecay:
+    """Multiplier on the peak lr at ``step`` (for ``torch.optim.lr_scheduler.LambdaLR``).
+
+    A callable object rather than a closure so LambdaLR can save its settings in a checkpoint.
+    """
+
+    def __init__(
+        self, total_steps: int, warmup_steps: int, kind: str = "cosine", min_ratio: float = 0.01, power: float = 2.0
+    ):
+        self.total_steps = max(1, total_steps)
+        self.warmup_steps = min(warmup_steps, self.total_steps)
+        self.kind = kind
+        self.min_ratio = min_ratio
+        self.power = power
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.kind == "constant":
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        if self.kind == "cosine":
+            decay = 0.5 * (1.0 + math.cos(math.pi * progress))
+        else:  # poly
+            decay = (1.0 - progress) ** self.power
+        return self.min_ratio + (1.0 - self.min_ratio) * decay

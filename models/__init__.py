@@ -1,0 +1,94 @@
+"""Models: backbone → neck → embedding, a margin head for training, the wrapper that export traces."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.backbone import TimmBackbone, build_backbone
+from models.heads import ArcFaceHead, CosFaceHead, NormSoftmaxHead, build_head
+from models.lcnet import LCNet, lcnet
+from models.neck import PoolNeck, SqueezeNeck
+
+__all__ = [
+    "ArcFaceHead",
+    "CosFaceHead",
+    "DocClassifierNet",
+    "EmbeddingModel",
+    "LCNet",
+    "NormSoftmaxHead",
+    "PoolNeck",
+    "SqueezeNeck",
+    "TimmBackbone",
+    "build_backbone",
+    "build_head",
+    "build_model",
+    "lcnet",
+]
+
+
+class EmbeddingModel(nn.Module):
+    """The inference branch, and the graph export traces: backbone → neck → L2-normalised embedding."""
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.neck(self.backbone(img)).float(), dim=1)
+
+
+class DocClassifierNet(nn.Module):
+    """Training module: backbone → neck → embedding, then a margin head giving fp32 logits.
+
+    One module, wrapped once in DDP; ``embedding_model()`` shares its backbone and neck.
+    """
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module, head: NormSoftmaxHead):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        self.head = head
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Unnormalised embedding (what the head sees)."""
+        return self.neck(self.backbone(images))
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.embed(images), labels)
+
+    def embedding_model(self) -> EmbeddingModel:
+        return EmbeddingModel(self.backbone, self.neck)
+
+
+@torch.no_grad()
+def _feature_shape(backbone: nn.Module, image_size: int) -> tuple[int, int, int]:
+    was_training = backbone.training
+    backbone.eval()  # a dry run must not touch BatchNorm statistics
+    out = backbone(torch.zeros(1, 3, image_size, image_size))
+    backbone.train(was_training)
+    if out.ndim != 4:
+        raise ValueError(f"backbone output has shape {tuple(out.shape)}; the necks need (N, C, H, W)")
+    return tuple(out.shape[1:])
+
+
+def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNet:
+    """Build the training module from a ``ModelConfig`` (see configs/schema.py)."""
+    backbone = build_backbone(model_cfg.backbone)
+    channels, h, w = _feature_shape(backbone, image_size)
+    if model_cfg.neck == "squeeze":
+        neck = SqueezeNeck(
+            channels,
+            (h, w),
+            model_cfg.embed_dim,
+            squeeze_channels=model_cfg.squeeze_channels,
+            hidden_dim=model_cfg.hidden_dim,
+            norm=model_cfg.neck_norm,
+            dropout=model_cfg.dropout,
+        )
+    else:
+        neck = PoolNeck(channels, model_cfg.embed_dim, norm=model_cfg.neck_norm, dropout=model_cfg.dropout)
+    head = build_head(model_cfg.head, model_cfg.embed_dim, num_classes, model_cfg.scale, model_cfg.margin)
+    return DocClassifierNet(backbone, neck, head)

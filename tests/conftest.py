@@ -1,0 +1,33 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# A few seconds of real training: 16 templates × 4 instances at 64 px, batch 8.
+TINY = [
+    "--data.synthetic.num_classes",
+    "16",
+    "--data.synthetic.samples_per_class",
+    "4",
+    "--train.batch_size",
+    "8",
+    "--train.epochs",
+    "2",
+    "--data.num_workers",
+    "0",
+    "--optim.warmup_steps",
+    "2",
+    "--train.log_every_steps",
+    "1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _few_threads(monkeypatch):
+    # Two cores in CI: keep child processes from oversubscribing them.
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))

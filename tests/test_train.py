@@ -1,0 +1,129 @@
+"""Real training runs: one process, two torchrun processes on gloo, resume, AMP."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY
+from engine.checkpoint import load_checkpoint
+from engine.metrics import read_jsonl
+from train import run
+
+pytestmark = pytest.mark.slow
+
+
+def _losses(run_dir):
+    return [r["loss"] for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def test_single_process_cli_trains_and_writes_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "train.py", "--cfg", "tiny_cpu", *TINY, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "done: step 16 of 16" in proc.stdout
+    assert "it/s" in proc.stderr  # the tqdm bar
+    ckpt = load_checkpoint(run_dir / "last.pt")
+    assert ckpt["step"] == 16 and ckpt["config"]["name"] == "tiny_cpu"
+    assert set(ckpt) >= {"model", "optimizer", "scheduler", "scaler", "rng", "config"}
+    records = read_jsonl(run_dir / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(1, 17))
+    assert {"loss", "lr", "img_per_s", "acc"} <= set(records[0])
+    assert (run_dir / "config.yaml").read_text().startswith("name: tiny_cpu")
+    assert not list(run_dir.glob("*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "tests/ddp_worker.py",
+        str(tmp_path),
+        "--cfg",
+        "tiny_cpu",
+        *TINY,
+        "--run-dir",
+        str(run_dir),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 process(es) on cpu" in proc.stdout
+    assert proc.stdout.count("done: step 8 of 8") == 1  # rank 0 alone reports
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for k in rank0:
+        torch.testing.assert_close(rank0[k], rank1[k], rtol=0, atol=0, msg=k)
+    # The checkpoint (rank 0's) holds those weights, and one RNG state per rank.
+    ckpt = load_checkpoint(run_dir / "last.pt")
+    assert ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2
+    for k in rank0:
+        torch.testing.assert_close(ckpt["model"][k], rank0[k], rtol=0, atol=0)
+    # Weights moved away from their initialisation (training happened on both ranks).
+    assert len(read_jsonl(run_dir / "metrics.jsonl")) == 8
+
+
+def test_resume_continues_the_same_curve(tmp_path):
+    # Two data-loader workers: per-sample seeding must not depend on which worker loads what.
+    args = [
+        "--cfg",
+        "tiny_cpu",
+        *TINY,
+        "--data.num_workers",
+        "2",
+        "--train.epochs",
+        "3",
+        "--train.ckpt_every_steps",
+        "5",
+    ]
+    full = run([*args, "--run-dir", str(tmp_path / "full")])
+    # Stop mid-epoch (8 steps per epoch), after a checkpoint at step 5 and past it: step 11.
+    part = run([*args, "--run-dir", str(tmp_path / "part"), "--train.stop_after_steps", "11"])
+    assert part.step == 11
+    resumed = run(["--resume", str(tmp_path / "part")])
+    assert resumed.step == full.step == 24
+    torch.testing.assert_close(resumed.model.state_dict(), full.model.state_dict(), rtol=1e-5, atol=1e-6)
+    assert _losses(tmp_path / "part") == pytest.approx(_losses(tmp_path / "full"), rel=1e-5)
+    assert [r["step"] for r in read_jsonl(tmp_path / "part" / "metrics.jsonl")] == list(range(1, 25))
+
+
+def test_resume_drops_log_lines_past_the_checkpoint(tmp_path):
+    args = ["--cfg", "tiny_cpu", *TINY, "--train.ckpt_every_steps", "4"]
+    run([*args, "--run-dir", str(tmp_path / "r"), "--train.stop_after_steps", "6"])
+    # As if the run had logged steps 5 and 6 and then died before the next checkpoint:
+    ckpt_path = tmp_path / "r" / "last.pt"
+    ckpt = load_checkpoint(ckpt_path)
+    assert ckpt["step"] == 6
+    ckpt["step"] = 4
+    torch.save(ckpt, ckpt_path)
+    with open(tmp_path / "r" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 7, "loss": 1.0')  # torn last line
+    run(["--resume", str(tmp_path / "r"), "--train.stop_after_steps", "5"])
+    assert [r["step"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")] == [1, 2, 3, 4, 5]
+
+
+def test_bad_cli_is_one_line_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "--cfg", "tiny_cpu", "--train.bach_size", "8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "train.py: error: unknown config key 'train.bach_size' (did you mean --train.batch_size?)"
+    ]

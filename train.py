@@ -1,0 +1,223 @@
+"""Train the document embedding model (backbone → neck → margin head) with AMP and DDP.
+
+    python train.py --cfg tiny_cpu                                  # one process
+    torchrun --nproc_per_node=8 train.py --cfg lcnet050_cosface_96  # DDP, one process per GPU
+    python train.py --cfg lcnet050_cosface_96 --train.batch_size 64 --lr 3e-3
+    python train.py --resume runs/tiny_cpu-20261124-101500         # continue exactly where it stopped
+
+Any config key can be overridden as ``--section.key VALUE`` (or ``--key VALUE`` when the name is
+unique); see configs/schema.py for every key.
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from argparse_dataclass import ArgumentParser
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
+from data import ResumableSampler, batches_per_epoch, build_train_dataset
+from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state, unwrap
+from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
+from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler
+from engine.metrics import JsonlLog
+from engine.schedule import WarmupDecay
+from models import build_model
+
+
+@dataclass
+class TrainArgs:  # argparse-dataclass reads real annotations: no `from __future__ import annotations`
+    cfg: Optional[str] = field(default=None, metadata={"help": "config name in configs/ or a YAML path"})
+    resume: Optional[str] = field(
+        default=None, metadata={"help": "run folder or checkpoint to continue (its config is used)"}
+    )
+    run_dir: Optional[str] = field(
+        default=None, metadata={"help": "where to write (default: <train.output_dir>/<name>-<time>)"}
+    )
+
+
+def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | None]:
+    parser = ArgumentParser(
+        TrainArgs,
+        description="Train the DocClassifier embedding model.",
+        epilog=f"configs: {', '.join(available_configs())}. "
+        "Override any config key with --section.key VALUE (e.g. --train.batch_size 64 --lr 3e-3).",
+    )
+    args, rest = parser.parse_known_args(argv)
+    overrides = parse_overrides(rest)
+    if args.resume:
+        ckpt_path = Path(args.resume)
+        if ckpt_path.is_dir():
+            ckpt_path = ckpt_path / "last.pt"
+        if not ckpt_path.is_file():
+            raise ConfigError(f"{ckpt_path}: no checkpoint to resume from")
+        ckpt = load_checkpoint(ckpt_path)
+        ckpt["config"]["train"]["stop_after_steps"] = 0  # per invocation: not inherited
+        cfg = config_from_dict(ckpt["config"], overrides)
+        return args, cfg, ckpt, ckpt_path.parent
+    if not args.cfg:
+        raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) or --resume RUN")
+    return args, load_config(args.cfg, overrides), None, None
+
+
+def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: DistEnv) -> Path:
+    if resume_dir is not None:
+        run_dir = resume_dir
+    elif args.run_dir:
+        run_dir = Path(args.run_dir)
+    else:  # rank 0 picks the time stamp so every rank agrees on the folder
+        stamp = broadcast_object(time.strftime("%Y%m%d-%H%M%S"))
+        run_dir = Path(cfg.train.output_dir) / f"{cfg.name}-{stamp}"
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Also the probe that the folder is writable, before any expensive work.
+        (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    return run_dir
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module  # the plain module (no DDP), on this rank
+    step: int
+    run_dir: Path
+    interrupted: bool = False
+
+
+def run(argv: list[str]) -> TrainResult:
+    """Everything ``main`` does, returning the trained module (tests inspect every rank's)."""
+    args, cfg, ckpt, resume_dir = parse_args(argv)
+    env = init_distributed(cfg.train.device)
+    tc = cfg.train
+    run_dir = make_run_dir(cfg, args, resume_dir, env)
+
+    # Data: the same dataset on every rank; the sampler gives each rank its share.
+    seed_everything(tc.seed)
+    dataset = build_train_dataset(cfg.data, seed=tc.seed)
+    sampler = ResumableSampler(dataset, env.world_size, env.rank, seed=tc.seed)
+    micro_batches = batches_per_epoch(len(dataset), env.world_size, tc.batch_size)
+    steps_per_epoch = micro_batches // tc.grad_accum
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"{len(dataset)} samples are too few for train.batch_size={tc.batch_size} × "
+            f"{env.world_size} processes × train.grad_accum={tc.grad_accum}"
+        )
+    total_steps = tc.epochs * steps_per_epoch
+    if tc.max_steps:
+        total_steps = min(total_steps, tc.max_steps)
+    end_step = min(total_steps, tc.stop_after_steps) if tc.stop_after_steps else total_steps
+
+    # Model: the same initial weights on every rank (DDP also broadcasts rank 0's).
+    model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes).to(env.device)
+    optimizer = build_optimizer(model, cfg.optim)
+    schedule = WarmupDecay(
+        total_steps, cfg.optim.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr_ratio, cfg.optim.poly_power
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scaler = grad_scaler(env.device, tc.amp)
+    step = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        step = ckpt["step"]
+    if ckpt is not None and len(ckpt["rng"]) == env.world_size:
+        set_rng_state(ckpt["rng"][env.rank])
+    else:
+        seed_everything(tc.seed + env.rank + step)
+    del ckpt
+    if tc.channels_last if tc.channels_last is not None else env.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+
+    train_model = model
+    if env.distributed:
+        device_ids = [env.device.index] if env.device.type == "cuda" else None
+        train_model = DistributedDataParallel(model, device_ids=device_ids)
+    if tc.compile:
+        train_model = torch.compile(train_model)
+
+    def save(step: int) -> None:
+        average_buffers(model)
+        rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
+        if env.is_main:
+            state = {
+                "model": unwrap(model).state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "step": step,
+                "epoch": step // steps_per_epoch,
+                "total_steps": total_steps,
+                "num_classes": dataset.num_classes,
+                "world_size": env.world_size,
+                "rng": rngs,
+                "config": cfg.to_dict(),
+            }
+            save_atomic(state, run_dir / "last.pt")
+
+    def on_step(step: int) -> None:
+        if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:
+            save(step)
+
+    log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step) if env.is_main else None
+    if env.is_main:
+        n_params = sum(p.numel() for p in unwrap(model).parameters())
+        print(
+            f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {dataset.num_classes} classes, "
+            f"{len(dataset)} images/epoch, {env.world_size} process(es) on {env.device}, amp={tc.amp}; "
+            f"run folder {run_dir}" + (f"; resuming at step {step}" if step else ""),
+            flush=True,
+        )
+    progress = tqdm(total=end_step, initial=step, desc=cfg.name, disable=not env.is_main, dynamic_ncols=True)
+    loop = StepLoop(train_model, optimizer, scheduler, scaler, env, tc, cfg.optim.grad_clip, log, progress)
+    try:
+        while step < end_step:
+            epoch, done = divmod(step, steps_per_epoch)
+            dataset.set_epoch(epoch)
+            sampler.set_epoch(epoch)
+            sampler.set_start(done * tc.grad_accum * tc.batch_size)
+            loader = DataLoader(
+                dataset,
+                batch_size=tc.batch_size,
+                sampler=sampler,
+                num_workers=cfg.data.num_workers,
+                pin_memory=env.device.type == "cuda",
+                drop_last=True,
+            )
+            steps = min(steps_per_epoch - done, end_step - step)
+            step = loop.run(iter(loader), steps, step, epoch, on_step)
+            del loader
+        loop.flush(step, step // steps_per_epoch)
+    except KeyboardInterrupt:
+        progress.close()
+        if env.is_main:
+            print(f"\ninterrupted; continue with: python train.py --resume {run_dir}", file=sys.stderr)
+        return TrainResult(model, step, run_dir, interrupted=True)
+    finally:
+        progress.close()
+        # gloo can abort at exit if the group is destroyed while DDP still holds it.
+        del loop, train_model
+        shutdown_distributed()
+    if env.is_main:
+        more = f"; continue with: python train.py --resume {run_dir}" if step < total_steps else ""
+        print(f"done: step {step} of {total_steps}; checkpoint {run_dir / 'last.pt'}{more}", flush=True)
+    return TrainResult(model, step, run_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = run(sys.argv[1:] if argv is None else argv)
+    return 130 if result.interrupted else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ConfigError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
