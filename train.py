@@ -25,9 +25,9 @@ from configs import Config, ConfigError, available_configs, config_from_dict, lo
 from data import ResumableSampler, batches_per_epoch, build_train_dataset
 from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state, unwrap
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
-from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler
+from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
-from engine.schedule import WarmupDecay
+from engine.schedule import WarmupDecay, restore_lr
 from models import build_model
 
 
@@ -124,16 +124,17 @@ def run(argv: list[str]) -> TrainResult:
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
+        scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
         scaler.load_state_dict(ckpt["scaler"])
         step = ckpt["step"]
+        # The lr is a function of the *current* config and the step (resume may extend the run).
+        restore_lr(optimizer, scheduler, cfg.optim.lr, schedule, step)
     if ckpt is not None and len(ckpt["rng"]) == env.world_size:
         set_rng_state(ckpt["rng"][env.rank])
     else:
         seed_everything(tc.seed + env.rank + step)
     del ckpt
-    if tc.channels_last if tc.channels_last is not None else env.device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=memory_format(tc, env.device))
 
     train_model = model
     if env.distributed:

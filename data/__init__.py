@@ -26,7 +26,9 @@ def build_source(data_cfg):
     """The configured image source (see ``DataConfig`` in configs/schema.py)."""
     if data_cfg.source == "synthetic":
         s = data_cfg.synthetic
-        return SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=2 * data_cfg.image_size)
+        # 1.5× the training size leaves room for crops; larger only slows rendering and warping.
+        long_side = data_cfg.image_size * 3 // 2
+        return SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=long_side)
     return ImageFolderSource(data_cfg.root)
 
 

@@ -44,6 +44,12 @@ def grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
 
 
+def memory_format(train_cfg, device: torch.device) -> torch.memory_format:
+    """channels_last when asked for; by default on CUDA (tensor cores like NHWC), off on CPU."""
+    on = train_cfg.channels_last if train_cfg.channels_last is not None else device.type == "cuda"
+    return torch.channels_last if on else torch.contiguous_format
+
+
 @torch.no_grad()
 def average_buffers(model: nn.Module) -> None:
     """Average float buffers (BatchNorm running stats) across ranks so every rank — and the
@@ -81,15 +87,10 @@ class StepLoop:
         self.grad_clip = grad_clip
         self.log = log
         self.progress = progress
-        self.memory_format = torch.channels_last if self._channels_last() else torch.contiguous_format
+        self.memory_format = memory_format(train_cfg, env.device)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self._reset_meters()
         self.throughput = Throughput()
-
-    def _channels_last(self) -> bool:
-        if self.cfg.channels_last is None:
-            return self.env.device.type == "cuda"
-        return self.cfg.channels_last
 
     def _reset_meters(self) -> None:
         # Sums kept on the device: no host sync until a log step.

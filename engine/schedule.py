@@ -31,3 +31,13 @@ class WarmupDecay:
         else:  # poly
             decay = (1.0 - progress) ** self.power
         return self.min_ratio + (1.0 - self.min_ratio) * decay
+
+
+def restore_lr(optimizer, scheduler, peak_lr: float, schedule: WarmupDecay, step: int) -> None:
+    """After loading a checkpoint: make the learning rate the schedule's value at ``step`` for the
+    current settings (the checkpoint's stored rate came from the settings it was trained with)."""
+    scheduler.base_lrs = [peak_lr] * len(optimizer.param_groups)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = peak_lr
+        group["lr"] = peak_lr * schedule(step)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]

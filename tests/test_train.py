@@ -127,3 +127,14 @@ def test_bad_cli_is_one_line_error(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "train.py: error: unknown config key 'train.bach_size' (did you mean --train.batch_size?)"
     ]
+
+
+def test_resume_with_more_epochs_follows_the_new_schedule(tmp_path):
+    from engine.schedule import WarmupDecay
+
+    args = ["--cfg", "tiny_cpu", *TINY, "--run-dir", str(tmp_path / "r")]
+    run([*args, "--train.stop_after_steps", "4"])
+    run(["--resume", str(tmp_path / "r"), "--train.epochs", "3", "--train.stop_after_steps", "6"])
+    lrs = {r["step"]: r["lr"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")}
+    new = WarmupDecay(total_steps=24, warmup_steps=2, kind="cosine", min_ratio=0.01)
+    assert lrs[5] == pytest.approx(3e-3 * new(4)) and lrs[6] == pytest.approx(3e-3 * new(5))
