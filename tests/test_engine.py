@@ -116,3 +116,33 @@ def test_sampler_splits_ranks_and_resumes_mid_epoch():
     assert list(r0) == i0[6:] and len(r0) == 4
     r0.set_epoch(5)
     assert len(list(r0)) == 10 and list(r0) != i0
+
+
+class _LinearClassifier(torch.nn.Module):
+    """No batch-dependent layers, so accumulation must match one big batch exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(12, 5)
+
+    def forward(self, images, labels=None):
+        return self.fc(images.flatten(1))
+
+
+@pytest.mark.parametrize("optim", ["adamw", "sgd"])
+def test_grad_accumulation_equals_one_large_batch(optim):
+    torch.manual_seed(0)
+    images, labels = torch.randn(8, 3, 2, 2), torch.randint(0, 5, (8,))
+    results = []
+    for accum, batches in [(1, [(images, labels)]), (2, [(images[:4], labels[:4]), (images[4:], labels[4:])])]:
+        cfg = load_config("tiny_cpu", ["--train.grad_accum", str(accum), "--optim.name", optim])
+        torch.manual_seed(1)
+        model = _LinearClassifier()
+        optimizer = build_optimizer(model, cfg.optim)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+        env = DistEnv(0, 1, 0, torch.device("cpu"))
+        # No clipping: it could hide a wrongly scaled gradient.
+        loop = StepLoop(model, optimizer, scheduler, grad_scaler(env.device, "off"), env, cfg.train, 0.0, None)
+        loop.run(iter(batches * 3), 3, 0, 0, on_step=lambda s: None)
+        results.append(model.state_dict())
+    torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
