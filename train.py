@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
-from data import ResumableSampler, batches_per_epoch, build_train_dataset
+from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset
 from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state, unwrap
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
 from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
@@ -219,6 +219,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(2)

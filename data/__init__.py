@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from data.dataset import AugmentedDataset, ResumableSampler, batches_per_epoch
-from data.folder import IMAGE_EXTENSIONS, ImageFolderSource, load_rgb
+from data.folder import IMAGE_EXTENSIONS, DataError, ImageFolderSource, load_rgb
 from data.synthetic import SyntheticDocuments
 from data.transforms import eval_transform, train_transform
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "AugmentedDataset",
+    "DataError",
     "ImageFolderSource",
     "ResumableSampler",
     "SyntheticDocuments",

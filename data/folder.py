@@ -6,6 +6,11 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+
+class DataError(ValueError):
+    """Training data that cannot be used (message names the folder or file)."""
+
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -20,7 +25,7 @@ class ImageFolderSource:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root}: data folder not found")
+            raise DataError(f"{self.root}: data folder not found (data.root)")
         self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         self.samples: list[tuple[str, int]] = []
         for label, name in enumerate(self.classes):
@@ -28,7 +33,7 @@ class ImageFolderSource:
                 if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
                     self.samples.append((str(path), label))
         if not self.samples:
-            raise ValueError(f"{self.root}: no images found (expected {self.root}/<class>/<image>)")
+            raise DataError(f"{self.root}: no images found (expected {self.root}/<class>/<image>)")
         self.num_classes = len(self.classes)
 
     def __len__(self) -> int:

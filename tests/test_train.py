@@ -138,3 +138,53 @@ def test_resume_with_more_epochs_follows_the_new_schedule(tmp_path):
     lrs = {r["step"]: r["lr"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")}
     new = WarmupDecay(total_steps=24, warmup_steps=2, kind="cosine", min_ratio=0.01)
     assert lrs[5] == pytest.approx(3e-3 * new(4)) and lrs[6] == pytest.approx(3e-3 * new(5))
+
+
+def test_image_folder_source_trains(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "docs"
+    for c, color in enumerate([(200, 30, 30), (30, 30, 200), (30, 160, 30)]):
+        (root / f"type{c}").mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (80 + 10 * i, 60), color).save(root / f"type{c}" / f"{i}.png")
+    result = run(
+        [
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            "--data.source",
+            "folder",
+            "--data.root",
+            str(root),
+            "--train.batch_size",
+            "4",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert result.step == 6  # 12 images / batch 4 × 2 epochs
+    assert result.model.head.weight.shape[0] == 3
+
+
+def test_missing_data_folder_is_one_line_error(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "--cfg",
+            "tiny_cpu",
+            "--data.source",
+            "folder",
+            "--data.root",
+            str(tmp_path / "nope"),
+            "--run-dir",
+            str(tmp_path / "r"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"train.py: error: {tmp_path / 'nope'}: data folder not found (data.root)"
