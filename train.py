@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset
-from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state, unwrap
+from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
 from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
@@ -122,6 +122,10 @@ def run(argv: list[str]) -> TrainResult:
     scaler = grad_scaler(env.device, tc.amp)
     step = 0
     if ckpt is not None:
+        if ckpt["num_classes"] != dataset.num_classes:
+            raise ConfigError(
+                f"the checkpoint's head has {ckpt['num_classes']} classes, the data has {dataset.num_classes}"
+            )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
@@ -148,7 +152,7 @@ def run(argv: list[str]) -> TrainResult:
         rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
         if env.is_main:
             state = {
-                "model": unwrap(model).state_dict(),
+                "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -168,7 +172,7 @@ def run(argv: list[str]) -> TrainResult:
 
     log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step) if env.is_main else None
     if env.is_main:
-        n_params = sum(p.numel() for p in unwrap(model).parameters())
+        n_params = sum(p.numel() for p in model.parameters())
         print(
             f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {dataset.num_classes} classes, "
             f"{len(dataset)} images/epoch, {env.world_size} process(es) on {env.device}, amp={tc.amp}; "

@@ -10,18 +10,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain module under DDP and/or torch.compile (so saved keys have no prefixes)."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:

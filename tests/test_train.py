@@ -188,3 +188,11 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"train.py: error: {tmp_path / 'nope'}: data folder not found (data.root)"
+
+
+def test_resume_onto_other_classes_is_refused(tmp_path):
+    from configs import ConfigError
+
+    run(["--cfg", "tiny_cpu", *TINY, "--run-dir", str(tmp_path / "r"), "--train.stop_after_steps", "2"])
+    with pytest.raises(ConfigError, match="checkpoint's head has 16 classes, the data has 8"):
+        run(["--resume", str(tmp_path / "r"), "--data.synthetic.num_classes", "8"])
