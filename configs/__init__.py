@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import typing
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from configs.schema import (
     OnnxConfig,
     OptimConfig,
     TrainConfig,
+    closest,
     from_dict,
     leaf_keys,
 )
@@ -92,10 +94,8 @@ def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
             if len(candidates) > 1:
                 raise ConfigError(f"--{name} is ambiguous: use one of {', '.join('--' + c for c in candidates)}")
             if not candidates:
-                import difflib
-
-                close = difflib.get_close_matches(name, list(keys) + list(by_leaf), n=1)
-                hint = f" (did you mean --{close[0]}?)" if close else ""
+                close = closest(name, list(keys) + list(by_leaf))
+                hint = f" (did you mean --{close}?)" if close else ""
                 raise ConfigError(f"unknown config key '{name}'{hint}")
             name = candidates[0]
         out[name] = _parse_value(raw, keys[name])
@@ -129,7 +129,7 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> Config:
     """Build and validate a Config from plain data (a YAML mapping, a checkpoint's copy)."""
-    data = _deep_copy(data)
+    data = copy.deepcopy(data)
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     cfg = from_dict(Config, data)
@@ -152,14 +152,6 @@ def load_config(name_or_path: str, overrides: Sequence[str] | dict[str, Any] = (
         return config_from_dict(data, overrides)
     except ConfigError as e:
         raise ConfigError(f"{path.name}: {e}") from None
-
-
-def _deep_copy(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _deep_copy(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_deep_copy(v) for v in x]
-    return x
 
 
 def validate(cfg: Config) -> None:

@@ -7,6 +7,7 @@ key's dotted name, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -219,17 +220,17 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     for k, v in data.items():
         key = f"{prefix}.{k}" if prefix else str(k)
         if k not in names:
-            hint = _close_match(str(k), names)
+            match = closest(str(k), names)
+            hint = f" (did you mean '{match}'?)" if match else f" (known keys: {', '.join(sorted(names))})"
             raise ConfigError(f"unknown config key '{key}'{hint}")
         kwargs[k] = _convert(v, hints[k], key)
     return cls(**kwargs)
 
 
-def _close_match(name: str, choices: set[str]) -> str:
-    import difflib
-
+def closest(name: str, choices) -> str | None:
+    """The choice most like ``name`` (for "did you mean" hints), or None."""
     match = difflib.get_close_matches(name, sorted(choices), n=1)
-    return f" (did you mean '{match[0]}'?)" if match else f" (known keys: {', '.join(sorted(choices))})"
+    return match[0] if match else None
 
 
 def leaf_keys(cls: type = Config, prefix: str = "") -> dict[str, Any]:

@@ -106,3 +106,9 @@ def test_parse_overrides_types():
         "train.amp": "off",
         "train.channels_last": None,
     }
+
+
+def test_bare_off_in_yaml_means_the_choice_off(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  amp: off\n")  # YAML 1.1 reads this as false
+    assert load_config(str(path)).train.amp == "off"
