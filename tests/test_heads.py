@@ -48,7 +48,7 @@ def test_arcface_adds_angular_margin():
 
 def test_arcface_past_pi_minus_m_stays_monotonic():
     head = _head(ArcFaceHead, scale=1.0, margin=0.5)
-    logits = head(EMB, torch.tensor([2]))  # target at θ = 120°... cos = -0.5 > cos(π - 0.5): normal branch
+    logits = head(EMB, torch.tensor([2]))  # θ = 120° < π − m: the cos(θ + m) branch
     torch.testing.assert_close(logits[0, 2], torch.tensor(math.cos(2 * math.pi / 3 + 0.5)))
     far = torch.tensor([[-1.0, 0.01]])  # θ ≈ 179.4° to class 0: beyond π − m
     cos0 = far[0, 0] / far.norm()
