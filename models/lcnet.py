@@ -8,6 +8,8 @@ so that a timm state_dict loads here unchanged.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -108,7 +110,10 @@ class LCNet(nn.Module):
     def _init_weights(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                # He init on fan-out per group (as timm's EfficientNet family): PyTorch's own
+                # fan_out counts every channel of a depthwise conv and starts it ~√C too small.
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+                nn.init.normal_(m.weight, std=math.sqrt(2.0 / fan_out))
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
