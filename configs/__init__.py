@@ -214,6 +214,10 @@ def validate(cfg: Config) -> None:
                 f"onnx.dynamic_axes: '{key}' is neither an input nor an output name "
                 f"(inputs {x.input_names}, outputs {x.output_names})"
             )
+    if x.options.opset_version < 18:
+        raise ConfigError(
+            f"onnx.options.opset_version: 18 or later (torch.onnx's exporter), got {x.options.opset_version}"
+        )
     for name, spec in x.input_shape.items():
         expected = [3, d.image_size, d.image_size]
         if len(spec.shape) != 4 or spec.shape[1:] != expected:

@@ -97,7 +97,7 @@ class OnnxInput:
 
 @dataclass
 class OnnxOptions:
-    opset_version: int = 17
+    opset_version: int = 18  # torch.onnx's exporter (dynamo) targets opset 18 and later
     verbose: bool = False
     do_constant_folding: bool = True
 
@@ -112,6 +112,7 @@ class OnnxConfig:
         default_factory=lambda: {"img": {0: "batch_size"}, "feats": {0: "batch_size"}}
     )
     options: OnnxOptions = field(default_factory=OnnxOptions)
+    export_dir: str = "exports"  # export_onnx.py writes <export_dir>/<name>.onnx unless --out is given
 
 
 @dataclass

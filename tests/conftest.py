@@ -31,3 +31,18 @@ TINY = [
 def _few_threads(monkeypatch):
     # Two cores in CI: keep child processes from oversubscribing them.
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """A checkpoint trained for a few steps by train.py and exported by export_onnx.py: (ckpt, onnx)."""
+    import export_onnx
+    from train import run
+
+    out = tmp_path_factory.mktemp("tiny_export")
+    # A plain normalised-softmax head learns fastest: a few seconds give embeddings that tell documents apart.
+    args = ["--cfg", "tiny_cpu", *TINY, "--model.head", "softmax", "--model.scale", "16", "--train.epochs", "6"]
+    result = run([*args, "--run-dir", str(out / "run")])
+    onnx_path = out / "tiny.onnx"
+    assert export_onnx.main(["--ckpt", str(result.run_dir), "--out", str(onnx_path), "--threshold", "0.9"]) == 0
+    return result.run_dir / "last.pt", onnx_path

@@ -1,0 +1,242 @@
+"""Export the feature branch (backbone → neck → L2 norm) of a trained checkpoint to ONNX.
+
+    python export_onnx.py --cfg lcnet050_cosface_96                      # newest runs/lcnet050_cosface_96-*/last.pt
+    python export_onnx.py --ckpt runs/tiny_cpu-.../last.pt --out m.onnx   # config taken from the checkpoint
+
+The margin head and every training-only part stay behind. The file is checked (onnx.checker, a
+really dynamic batch axis, onnxruntime-vs-PyTorch parity on random and real inputs at batch 1 and
+8) before it is moved into place, and it carries the preprocessing infer.py needs as metadata.
+"""
+
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from argparse_dataclass import ArgumentParser
+from torch.utils.flop_counter import FlopCounterMode
+
+from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
+from data import SyntheticDocuments, eval_transform
+from engine.checkpoint import atomic_write, load_checkpoint
+from models import EmbeddingModel, build_model
+
+PARITY_TOLERANCE = 1e-4
+# Keys that change the exported graph or its preprocessing: checkpoint and config must agree on them.
+MUST_AGREE = ("model", "data.image_size", "data.channel_order", "data.mean", "data.std")
+
+
+class ExportError(RuntimeError):
+    """Export cannot go on (message names the file and the problem)."""
+
+
+@dataclass
+class ExportArgs:  # argparse-dataclass reads real annotations: no `from __future__ import annotations`
+    cfg: Optional[str] = field(default=None, metadata={"help": "config name or YAML path (default: the checkpoint's)"})
+    ckpt: Optional[str] = field(
+        default=None, metadata={"help": "checkpoint or run folder (default: newest run of --cfg)"}
+    )
+    out: Optional[str] = field(default=None, metadata={"help": "output file (default: <onnx.export_dir>/<name>.onnx)"})
+    threshold: Optional[float] = field(
+        default=None, metadata={"help": "recommended match threshold to record (score = (cos+1)/2)"}
+    )
+
+
+def newest_checkpoint(cfg: Config) -> Path:
+    runs = sorted(Path(cfg.train.output_dir).glob(f"{cfg.name}-*/last.pt"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise ExportError(
+            f"no checkpoint found under {cfg.train.output_dir}/{cfg.name}-*/; train first "
+            f"(python train.py --cfg {cfg.name}) or give --ckpt"
+        )
+    return runs[-1]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def check_agreement(cfg: Config, ckpt_cfg: Config, ckpt_path: Path) -> None:
+    ours, theirs = _flatten(cfg.to_dict()), _flatten(ckpt_cfg.to_dict())
+    diffs = [
+        f"{k}={theirs[k]!r} (config: {ours[k]!r})"
+        for k in sorted(ours)
+        if any(k == p or k.startswith(p + ".") for p in MUST_AGREE) and ours[k] != theirs.get(k)
+    ]
+    if diffs:
+        raise ExportError(
+            f"{ckpt_path}: checkpoint does not match config '{cfg.name}': trained with " + "; ".join(diffs)
+        )
+
+
+def load_embedding_model(ckpt_path: Path, cfg: Config) -> tuple[EmbeddingModel, dict]:
+    try:
+        ckpt = load_checkpoint(ckpt_path)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is one message
+        raise ExportError(f"{ckpt_path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
+        raise ExportError(f"{ckpt_path}: not a DocClassifier training checkpoint (no model/config entries)")
+    check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
+    model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise ExportError(f"{ckpt_path}: weights do not fit config '{cfg.name}': {str(e).splitlines()[0]}") from None
+    return model.embedding_model().eval(), ckpt
+
+
+def count_flops(model: torch.nn.Module, image_size: int) -> int:
+    """Multiply-adds × 2 of one image's forward pass."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, image_size, image_size))
+    return int(counter.get_total_flops())
+
+
+def export(model: EmbeddingModel, cfg: Config, path: Path) -> None:
+    x = cfg.onnx
+    name = x.input_names[0]
+    batch = max(2, x.input_shape[name].shape[0])  # a batch of 1 could be specialised into the graph
+    dummy = torch.randn(batch, *x.input_shape[name].shape[1:])
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # exporter chatter; the checks below are what count
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            input_names=x.input_names,
+            output_names=x.output_names,
+            dynamic_axes={k: dict(v) for k, v in x.dynamic_axes.items()},
+            opset_version=x.options.opset_version,
+            do_constant_folding=x.options.do_constant_folding,
+            verbose=x.options.verbose,
+            external_data=False,
+            dynamo=True,
+        )
+
+
+def check_dynamic_batch(proto: onnx.ModelProto, cfg: Config) -> None:
+    for value in [*proto.graph.input, *proto.graph.output]:
+        axes = cfg.onnx.dynamic_axes.get(value.name, {})
+        dims = value.type.tensor_type.shape.dim
+        for axis in axes:
+            if not dims[axis].dim_param or dims[axis].dim_value:
+                raise ExportError(
+                    f"'{value.name}' axis {axis} is fixed to {dims[axis].dim_value} in the exported graph"
+                )
+
+
+def real_inputs(cfg: Config, n: int = 8) -> torch.Tensor:
+    """Document images (synthetic templates outside training's seed), preprocessed as for evaluation."""
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    docs = SyntheticDocuments(n, 1, seed=cfg.data.synthetic.seed + 7919, long_side=cfg.data.image_size * 2)
+    return torch.stack([transform(docs.load(i)[0]) for i in range(n)])
+
+
+def parity(model: EmbeddingModel, path: Path, cfg: Config) -> dict[str, float]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    size = cfg.data.image_size
+    generator = torch.Generator().manual_seed(0)
+    random = torch.randn(8, 3, size, size, generator=generator)
+    real = real_inputs(cfg)
+    diffs = {}
+    for kind, images in (("random", random), ("real", real)):
+        for batch in (1, 8):
+            x = images[:batch]
+            with torch.no_grad():
+                expected = model(x).numpy()
+            (got,) = session.run(None, {cfg.onnx.input_names[0]: x.numpy()})
+            diffs[f"{kind} batch {batch}"] = float(np.abs(got - expected).max())
+    return diffs
+
+
+def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, threshold: float | None) -> dict[str, str]:
+    """What infer.py needs to preprocess exactly as training did, and what a person wants to know."""
+    meta = {
+        "docclassifier.format": "1",
+        "input_name": cfg.onnx.input_names[0],
+        "output_name": cfg.onnx.output_names[0],
+        "input_size": str(cfg.data.image_size),  # square: the image is resized to size × size
+        "resize": "bilinear",  # PIL's Image.BILINEAR, as torchvision's Resize on PIL images
+        "channel_order": cfg.data.channel_order,
+        "layout": "NCHW",
+        "scale": "1/255",  # then (x - mean) / std per channel
+        "mean": json.dumps(cfg.data.mean),
+        "std": json.dumps(cfg.data.std),
+        "embed_dim": str(cfg.model.embed_dim),
+        "score": "(cos+1)/2",
+        "config": cfg.name,
+        "config_yaml": cfg.to_yaml(),
+        "backbone": cfg.model.backbone,
+        "num_params": str(sum(p.numel() for p in model.parameters())),
+        "flops": str(count_flops(model, cfg.data.image_size)),
+        "train_step": str(ckpt.get("step", "")),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if threshold is not None:
+        meta["threshold"] = repr(float(threshold))
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(
+        ExportArgs,
+        description="Export the embedding branch of a checkpoint to ONNX.",
+        epilog=f"configs: {', '.join(available_configs())}. Config keys can be overridden as with train.py.",
+    )
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    overrides = parse_overrides(rest)
+    ckpt_path = Path(args.ckpt) if args.ckpt else None
+    if ckpt_path is not None and ckpt_path.is_dir():
+        ckpt_path = ckpt_path / "last.pt"
+    if ckpt_path is not None and not ckpt_path.is_file():
+        raise ExportError(f"{ckpt_path}: checkpoint not found")
+    if args.cfg:
+        cfg = load_config(args.cfg, overrides)
+    elif ckpt_path is not None:
+        cfg = config_from_dict(load_checkpoint(ckpt_path)["config"], overrides)
+    else:
+        raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) and/or --ckpt")
+    ckpt_path = ckpt_path or newest_checkpoint(cfg)
+    out = Path(args.out) if args.out else Path(cfg.onnx.export_dir) / f"{cfg.name}.onnx"
+
+    torch.manual_seed(0)
+    model, ckpt = load_embedding_model(ckpt_path, cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:  # only a file that passed every check lands at `out`
+        export(model, cfg, tmp)
+        proto = onnx.load(str(tmp))
+        onnx.checker.check_model(proto, full_check=True)
+        check_dynamic_batch(proto, cfg)
+        threshold = args.threshold if args.threshold is not None else ckpt.get("threshold")
+        for key, value in metadata(cfg, model, ckpt, threshold).items():
+            proto.metadata_props.add(key=key, value=value)
+        proto.producer_name = "docclassifier"
+        onnx.save(proto, str(tmp))
+        diffs = parity(model, tmp, cfg)
+        for kind, diff in diffs.items():
+            print(f"parity {kind:16s} max |onnxruntime - torch| = {diff:.2e}")
+        worst = max(diffs.values())
+        if worst > PARITY_TOLERANCE:
+            raise ExportError(f"{out}: onnxruntime differs from PyTorch by {worst:.2e} (> {PARITY_TOLERANCE:.0e})")
+    size_mb = out.stat().st_size / 2**20
+    print(f"exported {out} ({size_mb:.1f} MB) from {ckpt_path} (step {ckpt.get('step')}), config {cfg.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ConfigError, ExportError) as e:
+        print(f"export_onnx.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
