@@ -1,0 +1,243 @@
+"""infer.py: no torch, the same preprocessing as training, the register and its cache, the CLI."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import infer
+from conftest import ROOT
+from data import SyntheticDocuments, eval_transform
+
+pytestmark = pytest.mark.slow
+
+
+def _docs(n=4, seed=99):
+    return SyntheticDocuments(n, 2, seed=seed, long_side=160)
+
+
+@pytest.fixture()
+def register(tmp_path):
+    docs = _docs()
+    folder = tmp_path / "register"
+    folder.mkdir()
+    for c in range(3):
+        docs.load(2 * c)[0].save(folder / f"type{c}.png")
+    return folder
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "infer.py"), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_infer_does_not_import_torch(tiny_export, register):
+    _, model = tiny_export
+    code = (
+        "import sys, infer\n"
+        f"clf = infer.DocClassifier({str(model)!r}, {str(register)!r})\n"
+        f"print(clf.classify({str(register / 'type0.png')!r}))\n"
+        "bad = [m for m in ('torch', 'torchvision', 'timm') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_preprocessing_matches_training_eval_transform(tmp_path):
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    ref = eval_transform(96, mean, std)
+    ours = infer.Preprocess(96, np.array(mean, np.float32).reshape(3, 1, 1), np.array(std, np.float32).reshape(3, 1, 1))
+    rng = np.random.default_rng(0)
+    images = [_docs().load(i)[0] for i in range(3)]
+    images.append(Image.fromarray(rng.integers(0, 256, (301, 517, 3), dtype=np.uint8)))  # odd size, noise
+    images.append(Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)))  # upscaling
+    for image in images:
+        np.testing.assert_allclose(ours(image), ref(image).numpy(), rtol=0, atol=1e-6)
+
+
+def test_embeddings_match_pytorch_end_to_end(tiny_export, register):
+    from configs import config_from_dict
+    from engine.checkpoint import load_checkpoint
+    from models import build_model
+
+    ckpt_path, model_path = tiny_export
+    ckpt = load_checkpoint(ckpt_path)
+    cfg = config_from_dict(ckpt["config"])
+    net = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
+    net.load_state_dict(ckpt["model"])
+    image = Image.open(register / "type1.png")
+    with torch.no_grad():
+        expected = net.embedding_model().eval()(
+            eval_transform(64, cfg.data.mean, cfg.data.std)(image.convert("RGB"))[None]
+        )
+    got = infer.DocClassifier(model_path, register=None).embed(image)
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)
+
+
+def test_api_register_unregister_topk(tiny_export, register):
+    _, model = tiny_export
+    clf = infer.DocClassifier(model, register, threshold=0.0)
+    assert clf.labels == ["type0", "type1", "type2"]
+    label, score = clf.classify(register / "type2.png")
+    assert label == "type2" and score == pytest.approx(1.0, abs=1e-5)  # its own image: cos = 1
+    top = clf.top_k(register / "type2.png", k=5)
+    assert len(top) == 3 and top[0][0] == "type2" and [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+    assert [lb for lb, _ in clf.classify_batch([register / "type0.png", register / "type1.png"])] == ["type0", "type1"]
+    extra = _docs().load(6)[0]
+    clf.register("extra", extra)
+    assert clf.classify(extra)[0] == "extra"
+    clf.unregister("extra")
+    assert "extra" not in clf.labels and clf.classify(extra)[0] != "extra"
+    with pytest.raises(KeyError):
+        clf.unregister("never")
+    strict = infer.DocClassifier(model, register, threshold=1.01)  # nothing can reach it
+    assert strict.classify(register / "type0.png")[0] is None
+
+
+def test_subfolder_is_one_type_scored_by_its_best_example(tiny_export, register):
+    _, model = tiny_export
+    docs = _docs()
+    sub = register / "multi"
+    sub.mkdir()
+    docs.load(6)[0].save(sub / "a.png")
+    nested = sub / "more"
+    nested.mkdir()
+    docs.load(7)[0].save(nested / "b.png")
+    clf = infer.DocClassifier(model, register, threshold=0.0)
+    assert clf.labels == ["multi", "type0", "type1", "type2"]
+    assert clf.classify(nested / "b.png") == ("multi", pytest.approx(1.0, abs=1e-5))
+
+
+def test_duplicate_labels_are_warned_and_pooled(tiny_export, register):
+    _, model = tiny_export
+    Image.open(register / "type1.png").save(register / "type0.jpg")
+    warnings = []
+    clf = infer.DocClassifier(model, register, warn=warnings.append)
+    assert clf.labels == ["type0", "type1", "type2"]
+    assert any("label 'type0' comes from type0.jpg, type0.png" in w for w in warnings)
+
+
+def test_register_cache_is_reused_and_rebuilt_only_for_changes(tiny_export, register, monkeypatch):
+    _, model = tiny_export
+    embedded = []
+    original = infer.DocClassifier._embed_arrays
+
+    def counting(self, arrays):
+        embedded.append(len(arrays))
+        return original(self, arrays)
+
+    monkeypatch.setattr(infer.DocClassifier, "_embed_arrays", counting)
+    first = infer.DocClassifier(model, register)
+    assert (register / infer.CACHE_NAME).is_file() and embedded == [3]
+    embedded.clear()
+    infer.DocClassifier(model, register)
+    assert embedded == [0]  # everything from the cache
+
+    # Same content, new mtime: the hash says unchanged, nothing re-embedded.
+    os.utime(register / "type0.png", ns=(1, 1))
+    infer.DocClassifier(model, register)
+    assert embedded[-1] == 0
+    # New content in one file: only that one is embedded again, and its embedding changes.
+    _docs().load(7)[0].save(register / "type1.png")
+    embedded.clear()
+    changed = infer.DocClassifier(model, register)
+    assert embedded == [1]
+    assert changed.classify(register / "type1.png") == ("type1", pytest.approx(1.0, abs=1e-5))
+    assert not np.allclose(changed.embed(register / "type1.png"), first.embed(_docs().load(2)[0]))
+    # A removed file leaves the register; a different model rebuilds everything.
+    (register / "type2.png").unlink()
+    assert infer.DocClassifier(model, register).labels == ["type0", "type1"]
+    import onnx
+
+    proto = onnx.load(str(model))
+    proto.metadata_props.add(key="note", value="another file, another fingerprint")
+    other = register.parent / "other.onnx"
+    onnx.save(proto, str(other))
+    embedded.clear()
+    infer.DocClassifier(other, register)
+    assert embedded == [2]
+
+
+def test_cli_plain_and_json(tiny_export, register, tmp_path):
+    _, model = tiny_export
+    queries = tmp_path / "q"
+    (queries / "deep").mkdir(parents=True)
+    shutil.copy(register / "type0.png", queries / "a.png")
+    shutil.copy(register / "type1.png", queries / "deep" / "b.png")
+    proc = _cli(queries, "--model", model, "--register", register, "--threshold", "0.5", "--top-k", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{queries / 'a.png'}: type0  1.000")
+    proc = _cli(queries / "a.png", "--model", model, "--register", register, "--json", "--top-k", "3")
+    doc = json.loads(proc.stdout)
+    (r,) = doc["results"]
+    assert r["label"] == "type0" and len(r["top_k"]) == 3 and r["ms"] > 0 and doc["threshold"] == 0.9
+
+
+def test_cli_per_file_errors_do_not_stop_the_batch(tiny_export, register, tmp_path):
+    _, model = tiny_export
+    good = register / "type0.png"
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(good.read_bytes()[:200])
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.png"
+    proc = _cli(good, text, truncated, empty, missing, good, "--model", model, "--register", register, "--json")
+    assert proc.returncode == 1
+    results = json.loads(proc.stdout)["results"]
+    assert [r.get("label") for r in results] == ["type0", None, None, None, None, "type0"]
+    errors = {r["path"]: r["error"] for r in results if "error" in r}
+    assert errors[str(text)].endswith("not an image file")
+    assert "unreadable image" in errors[str(truncated)]
+    assert errors[str(missing)].endswith("no such file")
+    assert "Traceback" not in proc.stderr
+    plain = _cli(text, good, "--model", model, "--register", register)
+    assert plain.returncode == 1
+    assert plain.stderr.strip() == f"error: {text}: not an image file"
+
+
+@pytest.mark.parametrize("case", ["missing_model", "not_onnx", "not_embedding", "empty_register", "no_register"])
+def test_fatal_errors_are_one_line_and_exit_2(case, tiny_export, register, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    _, model = tiny_export
+    args = {"--model": model, "--register": register}
+    if case == "missing_model":
+        args["--model"] = tmp_path / "none.onnx"
+        expected = f"{tmp_path / 'none.onnx'}: model file not found"
+    elif case == "not_onnx":
+        bad = tmp_path / "bad.onnx"
+        bad.write_text("hello")
+        args["--model"], expected = bad, f"{bad}: not a valid ONNX model"
+    elif case == "not_embedding":
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["x"], ["y"])],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        )
+        other = tmp_path / "identity.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(other))
+        args["--model"], expected = other, f"{other}: not a DocClassifier embedding model"
+    elif case == "empty_register":
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        (empty / "readme.txt").write_text("no images here")
+        args["--register"], expected = empty, f"{empty}: register holds no readable images"
+    else:
+        args["--register"], expected = tmp_path / "nowhere", f"{tmp_path / 'nowhere'}: register folder not found"
+    proc = _cli(register / "type0.png", *[x for kv in args.items() for x in kv])
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"infer.py: error: {expected}")
