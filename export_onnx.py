@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
 from engine.checkpoint import atomic_write, load_checkpoint
+from engine.verification import synthetic_verification, threshold_at_fpr
 from models import EmbeddingModel, build_model
 
 PARITY_TOLERANCE = 1e-4
@@ -45,7 +46,10 @@ class ExportArgs:  # argparse-dataclass reads real annotations: no `from __futur
     )
     out: Optional[str] = field(default=None, metadata={"help": "output file (default: <onnx.export_dir>/<name>.onnx)"})
     threshold: Optional[float] = field(
-        default=None, metadata={"help": "recommended match threshold to record (score = (cos+1)/2)"}
+        default=None, metadata={"help": "match threshold to record (score = (cos+1)/2); default: calibrated"}
+    )
+    calibration_types: int = field(
+        default=100, metadata={"help": "held-out synthetic types to calibrate the threshold on (0: none)"}
     )
 
 
@@ -160,7 +164,27 @@ def parity(model: EmbeddingModel, path: Path, cfg: Config) -> dict[str, float]:
     return diffs
 
 
-def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, threshold: float | None) -> dict[str, str]:
+def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1e-2) -> dict[str, str]:
+    """Threshold at ``fpr`` on photos of held-out synthetic templates (an optimistic stand-in until a
+    real evaluation set gives one), with the TPR and top-1 accuracy measured there."""
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+
+    def embed(images):
+        with torch.no_grad():
+            return model(torch.stack([transform(im) for im in images])).numpy()
+
+    genuine, impostor, top1 = synthetic_verification(embed, num_types)
+    threshold = threshold_at_fpr(impostor, fpr)
+    return {
+        "threshold": repr(threshold),
+        "threshold_fpr": repr(fpr),
+        "threshold_tpr": f"{float((genuine > threshold).mean()):.4f}",
+        "calibration_top1": f"{top1:.4f}",
+        "calibration_data": f"photos of {num_types} held-out synthetic templates vs their clean examples",
+    }
+
+
+def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict) -> dict[str, str]:
     """What infer.py needs to preprocess exactly as training did, and what a person wants to know."""
     meta = {
         "docclassifier.format": "1",
@@ -183,8 +207,6 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, threshold: float | 
         "train_step": str(ckpt.get("step", "")),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    if threshold is not None:
-        meta["threshold"] = repr(float(threshold))
     return meta
 
 
@@ -218,8 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         proto = onnx.load(str(tmp))
         onnx.checker.check_model(proto, full_check=True)
         check_dynamic_batch(proto, cfg)
-        threshold = args.threshold if args.threshold is not None else ckpt.get("threshold")
-        for key, value in metadata(cfg, model, ckpt, threshold).items():
+        meta = metadata(cfg, model, ckpt)
+        if args.threshold is not None:
+            meta["threshold"] = repr(float(args.threshold))
+        elif args.calibration_types > 0:
+            meta.update(calibrate(model, cfg, args.calibration_types))
+            print(
+                f"threshold {float(meta['threshold']):.4f} at FPR {meta['threshold_fpr']} "
+                f"(TPR {meta['threshold_tpr']}, top-1 {meta['calibration_top1']}, {meta['calibration_data']})"
+            )
+        for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         proto.producer_name = "docclassifier"
         onnx.save(proto, str(tmp))

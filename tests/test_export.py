@@ -83,3 +83,23 @@ def test_missing_checkpoint_is_one_line_error(tmp_path):
     assert proc.stderr.strip() == f"export_onnx.py: error: {tmp_path / 'nope.pt'}: checkpoint not found"
     proc = _export("--cfg", "tiny_cpu", "--train.output_dir", str(tmp_path))
     assert proc.returncode == 2 and "no checkpoint found under" in proc.stderr
+
+
+def test_threshold_is_calibrated_when_not_given(tiny_export, tmp_path):
+    import export_onnx
+
+    ckpt_path, _ = tiny_export
+    out = tmp_path / "calibrated.onnx"
+    assert export_onnx.main(["--ckpt", str(ckpt_path), "--out", str(out), "--calibration-types", "6"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert 0.0 <= float(meta["threshold"]) <= 1.0 and meta["threshold_fpr"] == "0.01"
+    assert 0.0 <= float(meta["threshold_tpr"]) <= 1.0 and "6 held-out" in meta["calibration_data"]
+
+
+def test_threshold_at_fpr_lets_at_most_that_share_of_impostors_through():
+    from engine.verification import threshold_at_fpr
+
+    impostor = np.arange(1000) / 1000.0
+    for fpr in (0.1, 0.01, 0.001):
+        t = threshold_at_fpr(impostor, fpr)
+        assert (impostor > t).mean() <= fpr < (impostor >= t).mean() + 1e-12
