@@ -84,20 +84,24 @@ def check_agreement(cfg: Config, ckpt_cfg: Config, ckpt_path: Path) -> None:
         )
 
 
-def load_embedding_model(ckpt_path: Path, cfg: Config) -> tuple[EmbeddingModel, dict]:
+def read_checkpoint(ckpt_path: Path) -> dict:
     try:
         ckpt = load_checkpoint(ckpt_path)
     except Exception as e:  # noqa: BLE001 - any unreadable file is one message
         raise ExportError(f"{ckpt_path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ExportError(f"{ckpt_path}: not a DocClassifier training checkpoint (no model/config entries)")
+    return ckpt
+
+
+def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config) -> EmbeddingModel:
     check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
     model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
         raise ExportError(f"{ckpt_path}: weights do not fit config '{cfg.name}': {str(e).splitlines()[0]}") from None
-    return model.embedding_model().eval(), ckpt
+    return model.embedding_model().eval()
 
 
 def count_flops(model: torch.nn.Module, image_size: int) -> int:
@@ -223,17 +227,20 @@ def main(argv: list[str] | None = None) -> int:
         ckpt_path = ckpt_path / "last.pt"
     if ckpt_path is not None and not ckpt_path.is_file():
         raise ExportError(f"{ckpt_path}: checkpoint not found")
+    ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
     if args.cfg:
         cfg = load_config(args.cfg, overrides)
-    elif ckpt_path is not None:
-        cfg = config_from_dict(load_checkpoint(ckpt_path)["config"], overrides)
+    elif ckpt is not None:
+        cfg = config_from_dict(ckpt["config"], overrides)
     else:
         raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) and/or --ckpt")
-    ckpt_path = ckpt_path or newest_checkpoint(cfg)
+    if ckpt_path is None:
+        ckpt_path = newest_checkpoint(cfg)
+        ckpt = read_checkpoint(ckpt_path)
     out = Path(args.out) if args.out else Path(cfg.onnx.export_dir) / f"{cfg.name}.onnx"
 
     torch.manual_seed(0)
-    model, ckpt = load_embedding_model(ckpt_path, cfg)
+    model = load_embedding_model(ckpt, ckpt_path, cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:  # only a file that passed every check lands at `out`
         export(model, cfg, tmp)

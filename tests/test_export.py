@@ -83,6 +83,11 @@ def test_missing_checkpoint_is_one_line_error(tmp_path):
     assert proc.stderr.strip() == f"export_onnx.py: error: {tmp_path / 'nope.pt'}: checkpoint not found"
     proc = _export("--cfg", "tiny_cpu", "--train.output_dir", str(tmp_path))
     assert proc.returncode == 2 and "no checkpoint found under" in proc.stderr
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    proc = _export("--ckpt", str(junk))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(f"export_onnx.py: error: {junk}: not a readable checkpoint")
 
 
 def test_threshold_is_calibrated_when_not_given(tiny_export, tmp_path):
