@@ -126,7 +126,8 @@ def export(model: EmbeddingModel, cfg: Config, path: Path) -> None:
             output_names=x.output_names,
             dynamic_axes={k: dict(v) for k, v in x.dynamic_axes.items()},
             opset_version=x.options.opset_version,
-            do_constant_folding=x.options.do_constant_folding,
+            # The dynamo exporter folds constants in its graph optimiser: `optimize` is its switch.
+            optimize=x.options.do_constant_folding,
             verbose=x.options.verbose,
             external_data=False,
             dynamo=True,
