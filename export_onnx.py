@@ -26,7 +26,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
 from engine.checkpoint import atomic_write, load_checkpoint
-from engine.verification import synthetic_verification, threshold_at_fpr
+from engine.scores import threshold_at_fpr
+from engine.verification import synthetic_verification
 from models import EmbeddingModel, build_model
 
 PARITY_TOLERANCE = 1e-4

@@ -32,8 +32,3 @@ def synthetic_verification(
     others = np.ones_like(scores, dtype=bool)
     others[np.arange(len(truth)), truth] = False
     return genuine, scores[others], float((scores.argmax(1) == truth).mean())
-
-
-def threshold_at_fpr(impostor: np.ndarray, fpr: float) -> float:
-    """The smallest score that at most ``fpr`` of impostor pairs exceed."""
-    return float(np.quantile(impostor, 1.0 - fpr, method="higher"))

@@ -1,0 +1,128 @@
+"""Verification and identification metrics from similarity scores (NumPy only).
+
+A query is compared with every registered type. Its score against its own type is a *genuine*
+pair; its scores against the other types, and every score of a query whose type is not registered,
+are *impostor* pairs. A threshold accepts a pair when score > threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FPR_TARGETS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) at every distinct score, highest first, starting at (0, 0, +inf).
+
+    Matches ``sklearn.metrics.roc_curve(labels, scores, drop_intermediate=False)``; a pair is
+    accepted when its score is >= the threshold at that point.
+    """
+    genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
+    scores = np.concatenate([genuine, impostor])
+    labels = np.concatenate([np.ones(len(genuine)), np.zeros(len(impostor))])
+    order = np.argsort(-scores, kind="mergesort")
+    scores, labels = scores[order], labels[order]
+    last_of_each = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # ties move together
+    tp = np.cumsum(labels)[last_of_each]
+    fp = np.cumsum(1 - labels)[last_of_each]
+    tpr = np.r_[0.0, tp / max(len(genuine), 1)]
+    fpr = np.r_[0.0, fp / max(len(impostor), 1)]
+    return fpr, tpr, np.r_[np.inf, scores[last_of_each]]
+
+
+def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
+    fpr, tpr, _ = roc_curve(genuine, impostor)
+    return float(np.trapezoid(tpr, fpr))
+
+
+@dataclass
+class OperatingPoint:
+    target_fpr: float
+    fpr: float  # achieved (≤ target)
+    tpr: float
+    threshold: float  # accept score >= threshold
+    resolvable: bool  # enough impostor pairs to measure this FPR at all
+
+
+def tpr_at_fpr(genuine: np.ndarray, impostor: np.ndarray, targets=FPR_TARGETS) -> list[OperatingPoint]:
+    """The best TPR whose FPR stays at or under each target, and the threshold that gives it."""
+    fpr, tpr, thresholds = roc_curve(genuine, impostor)
+    points = []
+    for target in targets:
+        ok = np.flatnonzero(fpr <= target)
+        i = ok[np.argmax(tpr[ok])]
+        points.append(
+            OperatingPoint(target, float(fpr[i]), float(tpr[i]), float(thresholds[i]), len(impostor) * target >= 1)
+        )
+    return points
+
+
+def threshold_at_fpr(impostor: np.ndarray, fpr: float) -> float:
+    """The smallest score that at most ``fpr`` of impostor pairs exceed."""
+    return float(np.quantile(impostor, 1.0 - fpr, method="higher"))
+
+
+@dataclass
+class Evaluation:
+    num_types: int
+    num_queries: int  # of registered types
+    num_unknown_queries: int  # of types not in the register
+    top1: float
+    auc: float
+    points: list[OperatingPoint]
+    threshold: float
+    accuracy_at_threshold: float  # right type and accepted
+    rejection_rate: float  # unknown queries whose best score stays under the threshold (nan if none)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["points"] = [p.__dict__ for p in self.points]
+        return d
+
+
+def evaluate_scores(scores: np.ndarray, truth: np.ndarray, threshold: float) -> Evaluation:
+    """``scores`` (queries × types); ``truth`` the type index of each query, -1 for unregistered.
+
+    Genuine pairs: a query with its own type. Impostor pairs: with every other type (all types for
+    an unregistered query).
+    """
+    scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
+    known = truth >= 0
+    rows = np.flatnonzero(known)
+    genuine = scores[rows, truth[rows]]
+    impostor_mask = np.ones_like(scores, dtype=bool)
+    impostor_mask[rows, truth[rows]] = False
+    impostor = scores[impostor_mask]
+    best, best_score = scores.argmax(1), scores.max(1)
+    return Evaluation(
+        num_types=scores.shape[1],
+        num_queries=int(known.sum()),
+        num_unknown_queries=int((~known).sum()),
+        top1=float((best[known] == truth[known]).mean()) if known.any() else float("nan"),
+        auc=roc_auc(genuine, impostor),
+        points=tpr_at_fpr(genuine, impostor),
+        threshold=float(threshold),
+        accuracy_at_threshold=float(((best == truth) & (best_score >= threshold))[known].mean())
+        if known.any()
+        else float("nan"),
+        rejection_rate=float((best_score[~known] < threshold).mean()) if (~known).any() else float("nan"),
+    )
+
+
+def format_table(ev: Evaluation, title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(
+        f"{ev.num_types} types, {ev.num_queries} queries of registered types, {ev.num_unknown_queries} of unregistered ones"
+    )
+    lines.append(f"top-1 {ev.top1:.4f}   ROC AUC {ev.auc:.5f}")
+    lines.append(f"{'FPR':>8} {'TPR':>8} {'threshold':>10}")
+    for p in ev.points:
+        note = "" if p.resolvable else "  (too few impostor pairs to resolve)"
+        lines.append(f"{p.target_fpr:>8.0e} {p.tpr:>8.4f} {p.threshold:>10.4f}{note}")
+    lines.append(
+        f"at threshold {ev.threshold:.4f}: accuracy {ev.accuracy_at_threshold:.4f}, unknown rejected {ev.rejection_rate:.4f}"
+    )
+    return "\n".join(lines)

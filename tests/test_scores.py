@@ -1,0 +1,79 @@
+"""Evaluation metrics against hand-computed cases and scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_curve as sk_roc_curve
+
+from engine.scores import evaluate_scores, roc_auc, roc_curve, threshold_at_fpr, tpr_at_fpr
+
+
+def test_hand_computed_case():
+    genuine = np.array([0.9, 0.8, 0.4])
+    impostor = np.array([0.7, 0.3, 0.2, 0.1])
+    fpr, tpr, thr = roc_curve(genuine, impostor)
+    assert list(thr) == [np.inf, 0.9, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1]
+    np.testing.assert_allclose(tpr, [0, 1 / 3, 2 / 3, 2 / 3, 1, 1, 1, 1])
+    np.testing.assert_allclose(fpr, [0, 0, 0, 0.25, 0.25, 0.5, 0.75, 1])
+    # 11 of the 12 genuine/impostor pairs are ordered correctly.
+    assert roc_auc(genuine, impostor) == pytest.approx(11 / 12)
+    (p,) = tpr_at_fpr(genuine, impostor, targets=[0.25])
+    assert (p.tpr, p.fpr, p.threshold, p.resolvable) == (1.0, 0.25, 0.4, True)
+    (p,) = tpr_at_fpr(genuine, impostor, targets=[0.1])
+    assert (p.tpr, p.fpr, p.threshold) == (pytest.approx(2 / 3), 0.0, 0.8)
+    assert not p.resolvable  # 4 impostor pairs cannot measure 10%
+
+
+def test_ties_move_together():
+    fpr, tpr, thr = roc_curve(np.array([0.5, 0.5]), np.array([0.5, 0.1]))
+    np.testing.assert_allclose(tpr, [0, 1, 1])
+    np.testing.assert_allclose(fpr, [0, 0.5, 1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    genuine = np.round(rng.normal(0.8, 0.1, 300), 3)  # rounding makes ties
+    impostor = np.round(rng.normal(0.5, 0.1, 5000), 3)
+    labels = np.r_[np.ones(300), np.zeros(5000)]
+    scores = np.r_[genuine, impostor]
+    fpr, tpr, thr = roc_curve(genuine, impostor)
+    sk_fpr, sk_tpr, sk_thr = sk_roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    np.testing.assert_allclose(thr[1:], sk_thr[1:])
+    assert roc_auc(genuine, impostor) == pytest.approx(roc_auc_score(labels, scores))
+    for p in tpr_at_fpr(genuine, impostor):
+        ok = sk_fpr <= p.target_fpr
+        assert p.tpr == pytest.approx(sk_tpr[ok].max())
+        # The reported threshold really gives that operating point.
+        assert (genuine >= p.threshold).mean() == pytest.approx(p.tpr)
+        assert (impostor >= p.threshold).mean() <= p.target_fpr
+
+
+def test_threshold_at_fpr_lets_at_most_that_share_of_impostors_through():
+    impostor = np.arange(1000) / 1000.0
+    for fpr in (0.1, 0.01, 0.001):
+        t = threshold_at_fpr(impostor, fpr)
+        assert (impostor > t).mean() <= fpr < (impostor >= t).mean() + 1e-12
+
+
+def test_evaluate_scores_top1_and_open_set():
+    scores = np.array(
+        [
+            [0.9, 0.2, 0.1],  # type 0, right
+            [0.3, 0.6, 0.7],  # type 1, wrong (type 2 wins)
+            [0.1, 0.2, 0.95],  # type 2, right
+            [0.4, 0.3, 0.2],  # unregistered, best 0.4: rejected at 0.5
+            [0.1, 0.8, 0.2],  # unregistered, best 0.8: accepted (a false match)
+        ]
+    )
+    ev = evaluate_scores(scores, np.array([0, 1, 2, -1, -1]), threshold=0.5)
+    assert (ev.num_types, ev.num_queries, ev.num_unknown_queries) == (3, 3, 2)
+    assert ev.top1 == pytest.approx(2 / 3)
+    assert ev.accuracy_at_threshold == pytest.approx(2 / 3)
+    assert ev.rejection_rate == pytest.approx(0.5)
+    # genuine 0.9, 0.6, 0.95; impostors are the other 12 scores
+    assert ev.auc == pytest.approx(
+        roc_auc([0.9, 0.6, 0.95], [0.2, 0.1, 0.3, 0.7, 0.1, 0.2, 0.4, 0.3, 0.2, 0.1, 0.8, 0.2])
+    )
