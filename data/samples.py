@@ -1,6 +1,7 @@
 """Write the sample register and example queries that ship with the repo.
 
     python -m data.samples --register register --examples examples
+    python -m data.samples --eval-set held_out --types 200 --unknown-types 50   # for eval.py
 
 Templates come from a seed the shipped model never trained on (training uses data.synthetic.seed 0),
 so the register shows what a user sees: document types new to the model.
@@ -39,12 +40,37 @@ def photo_of(image: Image.Image, seed: int) -> Image.Image:
     return warp(image)
 
 
+def write_eval_set(
+    out: Path, num_types: int, photos_per_type: int = 2, unknown_types: int = 0, seed: int = 31337, long_side: int = 384
+) -> None:
+    """An evaluation folder: ``register/<type>.png`` (a clean example) and ``queries/<type>/*.jpg``
+    (photos of other instances); ``unknown_types`` more types have queries but no register entry."""
+    total = num_types + unknown_types
+    per = photos_per_type + 1
+    docs = SyntheticDocuments(total, per, seed=seed, long_side=long_side)
+    (out / "register").mkdir(parents=True, exist_ok=True)
+    for t in range(total):
+        name = f"type{t:04d}"
+        if t < num_types:
+            docs.load(per * t)[0].save(out / "register" / f"{name}.png")
+        (out / "queries" / name).mkdir(parents=True, exist_ok=True)
+        for k in range(1, per):
+            photo_of(docs.load(per * t + k)[0], seed=per * t + k).save(out / "queries" / name / f"{k}.jpg", quality=85)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--register", default="register")
     parser.add_argument("--examples", default="examples")
     parser.add_argument("--types", type=int, default=6)
+    parser.add_argument("--eval-set", help="write an evaluation folder (register/ + queries/) here instead")
+    parser.add_argument("--unknown-types", type=int, default=0, help="eval set: types with queries only")
+    parser.add_argument("--photos-per-type", type=int, default=2)
     args = parser.parse_args()
+    if args.eval_set:
+        write_eval_set(Path(args.eval_set), args.types, args.photos_per_type, args.unknown_types)
+        print(f"wrote {args.types} registered + {args.unknown_types} unregistered types to {args.eval_set}/")
+        return
     docs = SyntheticDocuments(num_classes=args.types + 1, samples_per_class=2, seed=SAMPLE_SEED, long_side=384)
     register, examples = Path(args.register), Path(args.examples)
     register.mkdir(parents=True, exist_ok=True)

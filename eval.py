@@ -1,0 +1,146 @@
+"""Evaluate an exported model (or a checkpoint) on a folder of registered types and query photos.
+
+    python eval.py --model assets/model.onnx --data DIR
+    python eval.py --ckpt runs/<run>/last.pt --data DIR
+
+DIR holds ``register/`` (as for infer.py: ``<type>.png`` or ``<type>/*``) and ``queries/<type>/*``;
+a query folder whose type is not registered holds photos that should come out "unknown". Prints
+top-1, ROC AUC, TPR at FPR 1e-5…1e-1 with thresholds, and open-set rejection; writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from engine.scores import evaluate_scores, format_table
+from infer import IMAGE_EXTENSIONS, DocClassifier, InferError, open_image, scan_register
+
+
+def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], list[tuple[int, Path]]]:
+    """(type names, register files with type index, query files with type index or -1)."""
+    if not (data / "register").is_dir() or not (data / "queries").is_dir():
+        raise InferError(f"{data}: expected register/ and queries/<type>/ inside")
+    entries = scan_register(data / "register", warn)
+    types = sorted({label for label, _ in entries})
+    index = {t: i for i, t in enumerate(types)}
+    register = [(index[label], path) for label, path in entries]
+    queries = []
+    for folder in sorted(p for p in (data / "queries").iterdir() if p.is_dir()):
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                    queries.append((index.get(folder.name, -1), Path(root) / name))
+    if not register or not queries:
+        raise InferError(f"{data}: no register images or no query images")
+    return types, register, queries
+
+
+def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarray, num_types: int) -> np.ndarray:
+    """(cos + 1) / 2 of each query with each type's best example: (queries × types)."""
+    cos = query @ register.T
+    out = np.full((len(query), num_types), -np.inf)
+    for t in range(num_types):
+        out[:, t] = cos[:, register_type == t].max(1)
+    return (out + 1.0) / 2.0
+
+
+def onnx_embedder(model: str) -> tuple[Callable[[list], np.ndarray], float | None, str]:
+    clf = DocClassifier(model, register=None)
+    return clf.embed, clf.model.threshold, Path(model).stem
+
+
+def checkpoint_embedder(ckpt: str):
+    import torch  # a checkpoint needs the training stack; ONNX models do not
+
+    from configs import config_from_dict
+    from data import eval_transform
+    from engine.checkpoint import load_checkpoint
+    from models import build_model
+
+    path = Path(ckpt) / "last.pt" if Path(ckpt).is_dir() else Path(ckpt)
+    state = load_checkpoint(path)
+    cfg = config_from_dict(state["config"])
+    net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
+    net.load_state_dict(state["model"])
+    model = net.embedding_model().eval()
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+
+    @torch.no_grad()
+    def embed(images):
+        return model(torch.stack([transform(im) for im in images])).numpy()
+
+    return embed, state.get("threshold"), f"{cfg.name}-step{state['step']}"
+
+
+def run_eval(embed, data: Path, threshold: float | None, batch_size: int = 64, warn=print) -> tuple[dict, str]:
+    types, register, queries = load_eval_set(data, warn)
+
+    def embed_files(items):
+        vectors, kept, seconds = [], [], 0.0
+        for start in range(0, len(items), batch_size):
+            chunk, images = [], []
+            t0 = time.perf_counter()
+            for t, path in items[start : start + batch_size]:
+                try:
+                    images.append(open_image(path))
+                    chunk.append(t)
+                except InferError as e:
+                    warn(f"{e}; skipped")
+            if images:
+                vectors.append(embed(images))
+                kept.extend(chunk)
+            seconds += time.perf_counter() - t0
+        return np.concatenate(vectors), np.array(kept), seconds
+
+    reg_emb, reg_type, _ = embed_files(register)
+    q_emb, truth, q_seconds = embed_files(queries)
+    t0 = time.perf_counter()
+    scores = type_scores(q_emb, reg_emb, reg_type, len(types))
+    match_seconds = time.perf_counter() - t0
+    provisional = threshold is None
+    if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
+        threshold = evaluate_scores(scores, truth, 1.0).points[2].threshold
+    ev = evaluate_scores(scores, truth, threshold)
+    result = ev.to_dict()
+    result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
+    result["ms_per_query"] = 1000 * (q_seconds + match_seconds) / len(truth)
+    table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
+    return result, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="exported ONNX model")
+    source.add_argument("--ckpt", help="training checkpoint or run folder")
+    parser.add_argument("--data", required=True, help="folder with register/ and queries/<type>/")
+    parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
+    parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
+    args = parser.parse_args(argv)
+    try:
+        embed, model_threshold, name = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt)
+        data = Path(args.data)
+        threshold = args.threshold if args.threshold is not None else model_threshold
+        result, table = run_eval(embed, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    except (InferError, FileNotFoundError) as e:
+        print(f"eval.py: error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / "eval" / f"{data.resolve().name}-{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.update(model=args.model or args.ckpt, data=str(data))
+    out.write_text(json.dumps(result, indent=2))
+    print(f"{name} on {data}\n{table}\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""eval.py on a generated evaluation folder: ONNX model and checkpoint agree; output is complete."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import eval as evaluate
+from conftest import ROOT
+from data.samples import write_eval_set
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def eval_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evalset")
+    write_eval_set(folder, num_types=8, photos_per_type=2, unknown_types=2, long_side=192)
+    return folder
+
+
+def test_cli_prints_table_and_writes_json(eval_set, tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "eval.py", "--model", "assets/model.onnx", "--data", str(eval_set), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "top-1" in proc.stdout and "1e-03" in proc.stdout and "ms per query" in proc.stdout
+    result = json.loads(out.read_text())
+    assert (result["num_types"], result["num_queries"], result["num_unknown_queries"]) == (8, 16, 4)
+    assert [p["target_fpr"] for p in result["points"]] == [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+    assert result["threshold_source"] == "model" and result["ms_per_query"] > 0
+    assert result["top1"] >= 0.9  # the shipped model on held-out types
+
+
+def test_checkpoint_and_its_export_give_the_same_evaluation(eval_set, tiny_export):
+    ckpt, model = tiny_export
+    quiet = lambda m: None  # noqa: E731
+    from_onnx, _ = evaluate.run_eval(evaluate.onnx_embedder(str(model))[0], eval_set, 0.9, warn=quiet)
+    from_ckpt, _ = evaluate.run_eval(evaluate.checkpoint_embedder(str(ckpt))[0], eval_set, 0.9, warn=quiet)
+    assert from_onnx["top1"] == from_ckpt["top1"]
+    assert from_onnx["auc"] == pytest.approx(from_ckpt["auc"], abs=1e-3)
+
+
+def test_bad_data_folder_is_one_line_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "eval.py", "--model", "assets/model.onnx", "--data", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"eval.py: error: {tmp_path}: expected register/ and queries/<type>/ inside"
