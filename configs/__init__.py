@@ -193,8 +193,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"optim.betas: expected two numbers, got {o.betas}")
     if len(d.mean) != 3 or len(d.std) != 3 or min(d.std) <= 0:
         raise ConfigError("data.mean and data.std: three numbers each (RGB), std > 0")
-    if d.source == "folder" and not d.root:
-        raise ConfigError("data.root: required when data.source is 'folder'")
+    if not d.sources:
+        raise ConfigError("data.sources: at least one source")
+    for i, src in enumerate(d.sources):
+        if src.kind in ("folder", "pdf") and not src.root:
+            raise ConfigError(f"data.sources[{i}].root: required for kind '{src.kind}'")
+        if src.weight <= 0:
+            raise ConfigError(f"data.sources[{i}].weight: must be positive, got {src.weight}")
     if m.neck == "squeeze" and d.image_size % 32:
         raise ConfigError(
             f"data.image_size: the squeeze neck needs a multiple of 32 (backbone stride), got {d.image_size}"

@@ -45,9 +45,21 @@ class SyntheticConfig:
 
 
 @dataclass
+class SourceConfig:
+    # synthetic: document templates rendered in memory (settings in data.synthetic);
+    # folder: images under root, a class per sub-folder (or per image, class_per_image);
+    # pdf: every page of every PDF under root is a class (rendered once, cached in cache_dir).
+    kind: Literal["synthetic", "folder", "pdf"] = "synthetic"
+    root: str = ""
+    weight: float = 1.0  # share of each epoch, relative to the other sources
+    expand: bool = False  # ×24 classes: 4 rotations × mirror × full/top/bottom half
+    class_per_image: bool = False  # folder only
+    cache_dir: str = "data_cache"  # pdf only
+
+
+@dataclass
 class DataConfig:
-    source: Literal["synthetic", "folder"] = "synthetic"
-    root: str = ""  # for "folder": one sub-folder per class
+    sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig()])
     image_size: int = 96
     # Preprocessing that export and inference must reproduce exactly.
     channel_order: Literal["RGB"] = "RGB"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from data.dataset import AugmentedDataset, ResumableSampler, batches_per_epoch
+from data.expand import ExpandedSource
 from data.folder import IMAGE_EXTENSIONS, DataError, ImageFolderSource, load_rgb
+from data.mix import MixedSource
+from data.pdf import PdfPagesSource
 from data.synthetic import SyntheticDocuments
 from data.transforms import eval_transform, train_transform
 
@@ -11,7 +14,10 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "AugmentedDataset",
     "DataError",
+    "ExpandedSource",
     "ImageFolderSource",
+    "MixedSource",
+    "PdfPagesSource",
     "ResumableSampler",
     "SyntheticDocuments",
     "batches_per_epoch",
@@ -24,13 +30,20 @@ __all__ = [
 
 
 def build_source(data_cfg):
-    """The configured image source (see ``DataConfig`` in configs/schema.py)."""
-    if data_cfg.source == "synthetic":
-        s = data_cfg.synthetic
-        # 1.5× the training size leaves room for crops; larger only slows rendering and warping.
-        long_side = data_cfg.image_size * 3 // 2
-        return SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=long_side)
-    return ImageFolderSource(data_cfg.root)
+    """The configured sources (``DataConfig.sources`` in configs/schema.py) as one source."""
+    # 1.5× the training size leaves room for crops; larger only slows rendering and warping.
+    long_side = data_cfg.image_size * 3 // 2
+    parts = []
+    for sc in data_cfg.sources:
+        if sc.kind == "synthetic":
+            s = data_cfg.synthetic
+            source = SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=long_side)
+        elif sc.kind == "folder":
+            source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image)
+        else:
+            source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None)
+        parts.append((ExpandedSource(source) if sc.expand else source, sc.weight))
+    return parts[0][0] if len(parts) == 1 else MixedSource(parts)
 
 
 def build_train_dataset(data_cfg, seed: int) -> AugmentedDataset:

@@ -153,10 +153,8 @@ def test_image_folder_source_trains(tmp_path):
             "--cfg",
             "tiny_cpu",
             *TINY,
-            "--data.source",
-            "folder",
-            "--data.root",
-            str(root),
+            "--data.sources",
+            f"[{{kind: folder, root: '{root}'}}]",
             "--train.batch_size",
             "4",
             "--run-dir",
@@ -174,10 +172,8 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
             "train.py",
             "--cfg",
             "tiny_cpu",
-            "--data.source",
-            "folder",
-            "--data.root",
-            str(tmp_path / "nope"),
+            "--data.sources",
+            f"[{{kind: folder, root: '{tmp_path / 'nope'}'}}]",
             "--run-dir",
             str(tmp_path / "r"),
         ],
@@ -187,7 +183,7 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"train.py: error: {tmp_path / 'nope'}: data folder not found (data.root)"
+    assert proc.stderr.strip() == f"train.py: error: {tmp_path / 'nope'}: data folder not found"
 
 
 def test_resume_onto_other_classes_is_refused(tmp_path):

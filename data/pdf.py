@@ -1,0 +1,78 @@
+"""PDF pages as classes: every page of every PDF under a folder is one document type.
+
+Pages are rendered with pypdfium2 at the size training needs and cached as PNG files, so each page
+is rasterised once, not once per epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from data.folder import DataError
+
+
+class PdfPagesSource:
+    def __init__(self, root: str | Path, long_side: int, cache_dir: str | Path | None = "data_cache"):
+        import pypdfium2 as pdfium
+
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: PDF folder not found")
+        self.long_side = long_side
+        self.cache_dir = Path(cache_dir) / "pdf_pages" if cache_dir else None
+        self.pages: list[tuple[Path, int, str]] = []  # (file, page index, cache key)
+        for path in sorted(self.root.rglob("*.pdf")):
+            try:
+                doc = pdfium.PdfDocument(str(path))
+                count = len(doc)
+                doc.close()
+            except Exception as e:  # noqa: BLE001 - pdfium's errors vary; a bad PDF is skipped, not fatal
+                print(f"warning: {path}: unreadable PDF ({e}); skipped", file=sys.stderr)
+                continue
+            st = path.stat()
+            key = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+            self.pages.extend((path, i, key) for i in range(count))
+        if not self.pages:
+            raise DataError(f"{self.root}: no PDF pages found")
+        self.num_classes = len(self.pages)
+        self._docs: dict[Path, object] = {}  # opened lazily in each worker process
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_docs"] = {}  # pdfium handles do not cross process boundaries
+        return state
+
+    def _render(self, path: Path, page_index: int) -> Image.Image:
+        import pypdfium2 as pdfium
+
+        if path not in self._docs:
+            self._docs[path] = pdfium.PdfDocument(str(path))
+        page = self._docs[path][page_index]
+        width, height = page.get_size()
+        image = page.render(scale=self.long_side / max(width, height), draw_annots=True).to_pil()
+        return image.convert("RGB")
+
+    def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
+        path, page_index, key = self.pages[index]
+        if self.cache_dir is None:
+            return self._render(path, page_index), index
+        cached = self.cache_dir / f"{key}-p{page_index}-{self.long_side}.png"
+        if cached.is_file():
+            with Image.open(cached) as im:
+                return im.convert("RGB"), index
+        image = self._render(path, page_index)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".png.tmp", dir=cached.parent)
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG")
+        os.replace(tmp, cached)  # workers may race on a page: either copy is the same image
+        return image, index

@@ -1,0 +1,110 @@
+"""Training data sources: PDF pages, instance expansion, mixing, one class per image."""
+
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import TINY
+from data import DataError, ExpandedSource, ImageFolderSource, MixedSource, PdfPagesSource, SyntheticDocuments
+from data.expand import VARIANTS, variant
+
+
+def _pdf(path, colors):
+    pages = []
+    for i, color in enumerate(colors):
+        page = Image.new("RGB", (300, 420), "white")
+        ImageDraw.Draw(page).rectangle([20, 20 + 30 * i, 200, 120 + 30 * i], fill=color)
+        pages.append(page)
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+
+
+@pytest.fixture()
+def pdf_folder(tmp_path):
+    folder = tmp_path / "pdfs"
+    (folder / "sub").mkdir(parents=True)
+    _pdf(folder / "a.pdf", ["red", "green", "blue"])
+    _pdf(folder / "sub" / "b.pdf", ["black", "orange"])
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    return folder
+
+
+def test_every_pdf_page_is_a_class_rendered_once(pdf_folder, tmp_path, capsys):
+    src = PdfPagesSource(pdf_folder, long_side=140, cache_dir=tmp_path / "cache")
+    assert "broken.pdf: unreadable PDF" in capsys.readouterr().err
+    assert (src.num_classes, len(src)) == (5, 5)
+    image, label = src.load(1)
+    assert label == 1 and max(image.size) == 140 and image.mode == "RGB"
+    assert image.getpixel((30, 40 * 140 // 420 + 5))[1] > 100  # the green box of page 2
+    cached = list((tmp_path / "cache" / "pdf_pages").glob("*.png"))
+    assert len(cached) == 1
+    again, _ = pickle.loads(pickle.dumps(src)).load(1)  # as a DataLoader worker gets it
+    assert np.array_equal(np.asarray(again), np.asarray(image))
+    assert len(list((tmp_path / "cache" / "pdf_pages").glob("*.png"))) == 1
+    uncached, _ = PdfPagesSource(pdf_folder, long_side=140, cache_dir=None).load(1)
+    assert np.array_equal(np.asarray(uncached), np.asarray(image))
+
+
+def test_pdf_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="PDF folder not found"):
+        PdfPagesSource(tmp_path / "none", 96)
+    with pytest.raises(DataError, match="no PDF pages found"):
+        PdfPagesSource(tmp_path, 96)
+
+
+def test_instance_expansion_gives_24_distinct_classes():
+    base = SyntheticDocuments(3, 2, seed=0, long_side=64)
+    src = ExpandedSource(base)
+    assert (src.num_classes, len(src)) == (72, 144)
+    image, label = src.load(2 * 24 + 5)  # base item 2 = class 1, variant 5
+    assert label == 1 * 24 + 5
+    original = base.load(2)[0]
+    w, h = original.size
+    assert variant(original, VARIANTS.index((0, False, "top"))).size == (w, h // 2)
+    assert variant(original, VARIANTS.index((90, False, "full"))).size == (h, w)
+    assert len({variant(original, v).tobytes() for v in range(24)}) == 24
+
+
+def test_mixed_sources_keep_labels_apart_and_follow_weights():
+    a, b = SyntheticDocuments(4, 5, seed=1, long_side=32), SyntheticDocuments(2, 5, seed=2, long_side=32)
+    mix = MixedSource([(a, 1.0), (b, 3.0)])  # 30 items: 7.5 → 8 from a, 22.5 → 22 from b
+    assert mix.num_classes == 6 and mix.counts == [8, 22] and len(mix) == 30
+    labels = [mix.load(i)[1] for i in range(len(mix))]
+    assert set(labels[:8]) <= {0, 1, 2, 3} and set(labels[8:]) <= {4, 5}
+    # a has 20 items but 8 per epoch: successive epochs move on through them.
+    seen = {tuple(np.asarray(mix.load(0, epoch)[0]).ravel()[:50]) for epoch in range(3)}
+    assert len(seen) == 3
+
+
+def test_folder_with_a_class_per_image(tmp_path):
+    for i in range(3):
+        (tmp_path / f"d{i % 2}").mkdir(exist_ok=True)
+        Image.new("RGB", (20, 20), (i * 80, 0, 0)).save(tmp_path / f"d{i % 2}" / f"{i}.png")
+    assert ImageFolderSource(tmp_path).num_classes == 2
+    per_image = ImageFolderSource(tmp_path, class_per_image=True)
+    assert per_image.num_classes == 3 and [per_image.load(i)[1] for i in range(3)] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_training_on_mixed_synthetic_and_expanded_pdf_pages(pdf_folder, tmp_path):
+    from train import run
+
+    sources = f"[{{kind: synthetic}}, {{kind: pdf, root: '{pdf_folder}', expand: true, cache_dir: '{tmp_path}'}}]"
+    result = run(
+        [
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            "--data.sources",
+            sources,
+            "--data.num_workers",
+            "2",
+            "--train.epochs",
+            "1",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert result.model.head.weight.shape[0] == 16 + 5 * 24
+    assert result.step == (64 + 120) // 8
