@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 from argparse_dataclass import ArgumentParser
 from torch.nn.parallel import DistributedDataParallel
@@ -22,12 +23,13 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
-from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset
+from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
 from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
 from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
+from engine.verification import SyntheticValidation
 from models import build_model
 
 
@@ -166,7 +168,28 @@ def run(argv: list[str]) -> TrainResult:
             }
             save_atomic(state, run_dir / "last.pt")
 
+    validation = SyntheticValidation(tc.val_types) if tc.val_every_steps and env.is_main else None
+    eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+
+    @torch.no_grad()
+    def embed(images) -> np.ndarray:
+        batch = torch.stack([eval_images(im) for im in images]).to(env.device)
+        return model.embedding_model()(batch).float().cpu().numpy()
+
+    def validate(step: int) -> None:
+        """Rank 0 only, no collectives; the RNG streams are left as they were (resume stays exact)."""
+        model.eval()
+        with torch.random.fork_rng(devices=[env.device] if env.device.type == "cuda" else []):
+            ev = validation.evaluate(embed)
+        model.train()
+        record = {"step": step, "val_top1": ev.top1, "val_auc": ev.auc}
+        record.update({f"val_tpr@{p.target_fpr:g}": p.tpr for p in ev.points if p.target_fpr in (1e-2, 1e-3)})
+        log.write(record)
+        progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step"))
+
     def on_step(step: int) -> None:
+        if validation is not None and (step % tc.val_every_steps == 0 or step == end_step):
+            validate(step)
         if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:
             save(step)
 
@@ -194,6 +217,9 @@ def run(argv: list[str]) -> TrainResult:
                 num_workers=cfg.data.num_workers,
                 pin_memory=env.device.type == "cuda",
                 drop_last=True,
+                # Its own generator: creating a loader mid-epoch on resume must not draw from the
+                # global RNG stream that dropout and the like use.
+                generator=torch.Generator().manual_seed(tc.seed + epoch),
             )
             steps = min(steps_per_epoch - done, end_step - step)
             step = loop.run(iter(loader), steps, step, epoch, on_step)

@@ -179,6 +179,8 @@ def validate(cfg: Config) -> None:
     ]:
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    if t.val_every_steps < 0 or t.val_types < 2:
+        raise ConfigError("train.val_every_steps must be >= 0 and train.val_types >= 2")
     if t.max_steps < 0 or t.stop_after_steps < 0 or d.num_workers < 0 or o.warmup_steps < 0:
         raise ConfigError(
             "train.max_steps, train.stop_after_steps, data.num_workers and optim.warmup_steps must be >= 0"

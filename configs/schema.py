@@ -99,6 +99,10 @@ class TrainConfig:
     output_dir: str = "runs"
     ckpt_every_steps: int = 500
     log_every_steps: int = 10
+    # Validation on held-out synthetic templates (never the reporting set): every N steps and at the
+    # end; 0 turns it off. Logged to metrics.jsonl as val_top1, val_auc, val_tpr@1e-2, val_tpr@1e-3.
+    val_every_steps: int = 0
+    val_types: int = 100
 
 
 @dataclass

@@ -1,34 +1,42 @@
-"""Verification scores and thresholds: does a photo of a document match its registered example?"""
+"""Verification on held-out synthetic templates: does a photo of a document match its clean example?
+
+Used for validation during training and for calibrating an export's threshold. Its templates come
+from ``VALIDATION_SEED``, which neither training (``data.synthetic.seed``, 0 by default), the sample
+register (2026) nor the reporting set of ``python -m data.samples --eval-set`` (31337) uses.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from PIL import Image
 
 from data.samples import photo_of
 from data.synthetic import SyntheticDocuments
+from engine.scores import Evaluation, evaluate_scores
 
-HELD_OUT_SEED = 31337  # templates that neither training (seed 0) nor the sample register (2026) use
+VALIDATION_SEED = 4242
 
 
-def synthetic_verification(
-    embed: Callable[[list[Image.Image]], np.ndarray], num_types: int = 100, photos_per_type: int = 2
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Register one clean example per held-out template, query with photos of other instances.
+class SyntheticValidation:
+    """One clean example per template, and photos of other instances as queries (rendered once)."""
 
-    ``embed`` maps PIL images to unit vectors. Returns (genuine scores, impostor scores, top-1
-    accuracy), scores as (cos + 1) / 2.
-    """
-    docs = SyntheticDocuments(num_types, photos_per_type + 1, seed=HELD_OUT_SEED, long_side=384)
-    per = photos_per_type + 1
-    register = embed([docs.load(per * c)[0] for c in range(num_types)])
-    photos = [photo_of(docs.load(per * c + k)[0], seed=c * per + k) for c in range(num_types) for k in range(1, per)]
-    queries = embed(photos)
-    truth = np.repeat(np.arange(num_types), photos_per_type)
-    scores = (queries @ register.T + 1.0) / 2.0
-    genuine = scores[np.arange(len(truth)), truth]
-    others = np.ones_like(scores, dtype=bool)
-    others[np.arange(len(truth)), truth] = False
-    return genuine, scores[others], float((scores.argmax(1) == truth).mean())
+    def __init__(self, num_types: int = 100, photos_per_type: int = 2, seed: int = VALIDATION_SEED):
+        per = photos_per_type + 1
+        docs = SyntheticDocuments(num_types, per, seed=seed, long_side=384)
+        with torch.random.fork_rng(devices=[]):  # photo_of seeds torch's generator: keep the caller's
+            self.register = [docs.load(per * t)[0] for t in range(num_types)]
+            self.queries = [
+                photo_of(docs.load(per * t + k)[0], seed=per * t + k) for t in range(num_types) for k in range(1, per)
+            ]
+        self.truth = np.repeat(np.arange(num_types), photos_per_type)
+        self.num_types = num_types
+
+    def scores(self, embed: Callable[[list[Image.Image]], np.ndarray]) -> np.ndarray:
+        """(cos + 1) / 2 of every query with every template's example."""
+        return (embed(self.queries) @ embed(self.register).T + 1.0) / 2.0
+
+    def evaluate(self, embed: Callable[[list[Image.Image]], np.ndarray], threshold: float = 0.5) -> Evaluation:
+        return evaluate_scores(self.scores(embed), self.truth, threshold)

@@ -20,6 +20,8 @@ TINY = [
     "2",
     "--data.num_workers",
     "0",
+    "--train.val_every_steps",
+    "0",
     "--optim.warmup_steps",
     "2",
     "--train.log_every_steps",

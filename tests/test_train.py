@@ -192,3 +192,18 @@ def test_resume_onto_other_classes_is_refused(tmp_path):
     run(["--cfg", "tiny_cpu", *TINY, "--run-dir", str(tmp_path / "r"), "--train.stop_after_steps", "2"])
     with pytest.raises(ConfigError, match="checkpoint's head has 16 classes, the data has 8"):
         run(["--resume", str(tmp_path / "r"), "--data.synthetic.num_classes", "8"])
+
+
+def test_validation_is_logged_and_leaves_training_unchanged(tmp_path):
+    args = ["--cfg", "tiny_cpu", *TINY, "--train.ckpt_every_steps", "4", "--model.dropout", "0.2"]
+    val = ["--train.val_every_steps", "6", "--train.val_types", "4"]
+    plain = run([*args, "--run-dir", str(tmp_path / "plain")])
+    part = run([*args, *val, "--run-dir", str(tmp_path / "val"), "--train.stop_after_steps", "6"])
+    assert part.step == 6
+    resumed = run(["--resume", str(tmp_path / "val")])
+    # Dropout draws from the RNG: validation must neither consume nor reset it.
+    torch.testing.assert_close(resumed.model.state_dict(), plain.model.state_dict(), rtol=1e-5, atol=1e-6)
+    records = read_jsonl(tmp_path / "val" / "metrics.jsonl")
+    val = [r for r in records if "val_top1" in r]
+    assert [r["step"] for r in val] == [6, 12, 16]
+    assert all(0 <= r["val_top1"] <= 1 and 0 <= r["val_auc"] <= 1 and "val_tpr@0.001" in r for r in val)
