@@ -6,6 +6,7 @@ is rasterised once, not once per epoch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -46,6 +47,16 @@ class PdfPagesSource:
     def __len__(self) -> int:
         return len(self.pages)
 
+    def close(self) -> None:
+        for doc in self._docs.values():
+            doc.close()
+        self._docs.clear()
+
+    def __del__(self):
+        # At interpreter shutdown pdfium may be torn down already.
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_docs"] = {}  # pdfium handles do not cross process boundaries
@@ -57,8 +68,11 @@ class PdfPagesSource:
         if path not in self._docs:
             self._docs[path] = pdfium.PdfDocument(str(path))
         page = self._docs[path][page_index]
-        width, height = page.get_size()
-        image = page.render(scale=self.long_side / max(width, height), draw_annots=True).to_pil()
+        try:
+            width, height = page.get_size()
+            image = page.render(scale=self.long_side / max(width, height), draw_annots=True).to_pil()
+        finally:
+            page.close()
         return image.convert("RGB")
 
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:

@@ -108,3 +108,20 @@ def test_training_on_mixed_synthetic_and_expanded_pdf_pages(pdf_folder, tmp_path
     )
     assert result.model.head.weight.shape[0] == 16 + 5 * 24
     assert result.step == (64 + 120) // 8
+
+
+def test_debian_pdfs_split_whole_files_into_train_and_val(tmp_path):
+    from data.debian_pdfs import collect, split_of
+
+    files = []
+    for i in range(40):
+        f = tmp_path / "usr" / "share" / "doc" / f"manual{i}.pdf"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"%PDF")
+        files.append(f)
+    counts = collect({"pkg": files}, tmp_path / "out")
+    assert counts["train"] + counts["val"] == 40 and 0 < counts["val"] < 20
+    for f in files:
+        link = tmp_path / "out" / split_of(f) / "pkg" / "__".join(f.parts[-3:])
+        assert link.is_symlink() and link.resolve() == f.resolve()
+    assert collect({"pkg": files}, tmp_path / "out") == counts  # re-running replaces the links
