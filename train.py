@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from argparse_dataclass import ArgumentParser
 from torch.nn.parallel import DistributedDataParallel
@@ -171,25 +170,11 @@ def run(argv: list[str]) -> TrainResult:
     validation = SyntheticValidation(tc.val_types) if tc.val_every_steps and env.is_main else None
     eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
 
-    @torch.no_grad()
-    def embed(images) -> np.ndarray:
-        batch = torch.stack([eval_images(im) for im in images]).to(env.device)
-        return model.embedding_model()(batch).float().cpu().numpy()
-
-    def validate(step: int) -> None:
-        """Rank 0 only, no collectives; the RNG streams are left as they were (resume stays exact)."""
-        model.eval()
-        with torch.random.fork_rng(devices=[env.device] if env.device.type == "cuda" else []):
-            ev = validation.evaluate(embed)
-        model.train()
-        record = {"step": step, "val_top1": ev.top1, "val_auc": ev.auc}
-        record.update({f"val_tpr@{p.target_fpr:g}": p.tpr for p in ev.points if p.target_fpr in (1e-2, 1e-3)})
-        log.write(record)
-        progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step"))
-
     def on_step(step: int) -> None:
         if validation is not None and (step % tc.val_every_steps == 0 or step == end_step):
-            validate(step)
+            record = validation.evaluate_model(model.embedding_model(), eval_images, env.device)
+            log.write({"step": step, **record})
+            progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
         if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:
             save(step)
 

@@ -40,3 +40,25 @@ class SyntheticValidation:
 
     def evaluate(self, embed: Callable[[list[Image.Image]], np.ndarray], threshold: float = 0.5) -> Evaluation:
         return evaluate_scores(self.scores(embed), self.truth, threshold)
+
+    def evaluate_model(self, model: torch.nn.Module, transform, device: torch.device) -> dict[str, float]:
+        """Validation metrics of an embedding model (images → unit vectors) for the training log.
+
+        The model's train/eval mode and the RNG streams are left as they were, so validating does
+        not change what training does next (an interrupted run still resumes exactly).
+        """
+        was_training = model.training
+        model.eval()
+
+        @torch.no_grad()
+        def embed(images):
+            return model(torch.stack([transform(im) for im in images]).to(device)).float().cpu().numpy()
+
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                ev = self.evaluate(embed)
+        finally:
+            model.train(was_training)
+        record = {"val_top1": ev.top1, "val_auc": ev.auc}
+        record.update({f"val_tpr@{p.target_fpr:g}": p.tpr for p in ev.points if p.target_fpr in (1e-2, 1e-3)})
+        return record
