@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.scores import evaluate_scores, format_table
-from infer import IMAGE_EXTENSIONS, DocClassifier, InferError, open_image, scan_register
+from engine.scores import evaluate_scores, format_table, per_type_max
+from infer import DocClassifier, InferError, collect_inputs, open_image, scan_register
 
 
 def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], list[tuple[int, Path]]]:
@@ -32,13 +31,11 @@ def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], 
     types = sorted({label for label, _ in entries})
     index = {t: i for i, t in enumerate(types)}
     register = [(index[label], path) for label, path in entries]
-    queries = []
-    for folder in sorted(p for p in (data / "queries").iterdir() if p.is_dir()):
-        for root, dirs, files in os.walk(folder):
-            dirs.sort()
-            for name in sorted(files):
-                if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                    queries.append((index.get(folder.name, -1), Path(root) / name))
+    queries = [
+        (index.get(folder.name, -1), path)
+        for folder in sorted(p for p in (data / "queries").iterdir() if p.is_dir())
+        for path in collect_inputs([str(folder)])
+    ]
     if not register or not queries:
         raise InferError(f"{data}: no register images or no query images")
     return types, register, queries
@@ -46,11 +43,7 @@ def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], 
 
 def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarray, num_types: int) -> np.ndarray:
     """(cos + 1) / 2 of each query with each type's best example: (queries × types)."""
-    cos = query @ register.T
-    out = np.full((len(query), num_types), -np.inf)
-    for t in range(num_types):
-        out[:, t] = cos[:, register_type == t].max(1)
-    return (out + 1.0) / 2.0
+    return (per_type_max(query @ register.T, register_type, num_types) + 1.0) / 2.0
 
 
 def onnx_embedder(model: str) -> tuple[Callable[[list], np.ndarray], float | None, str]:

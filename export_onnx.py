@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
 from engine.checkpoint import atomic_write, load_checkpoint
-from engine.scores import threshold_at_fpr
+from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import SyntheticValidation
 from models import EmbeddingModel, build_model
 
@@ -182,8 +182,7 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
     validation = SyntheticValidation(num_types)
     scores = validation.scores(embed)
     truth = validation.truth
-    genuine = scores[np.arange(len(truth)), truth]
-    impostor = scores[np.arange(scores.shape[1])[None, :] != truth[:, None]]
+    genuine, impostor = split_pairs(scores, truth)
     threshold = threshold_at_fpr(impostor, fpr)
     return {
         "threshold": repr(threshold),

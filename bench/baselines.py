@@ -23,16 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.scores import evaluate_scores  # noqa: E402
+from engine.scores import evaluate_scores, per_type_max  # noqa: E402
 from eval import load_eval_set, onnx_embedder, run_eval  # noqa: E402
 from infer import open_image  # noqa: E402
-
-
-def _per_type_max(pair_scores: np.ndarray, register_type: np.ndarray, num_types: int) -> np.ndarray:
-    out = np.full((pair_scores.shape[0], num_types), -np.inf)
-    for t in range(num_types):
-        out[:, t] = pair_scores[:, register_type == t].max(1)
-    return out
 
 
 def phash_scores(register, queries, num_types):
@@ -46,7 +39,7 @@ def phash_scores(register, queries, num_types):
     q = np.stack([bits(p) for _, p in queries])
     pair = 1.0 - (q[:, None, :] != reg[None, :, :]).mean(2)
     seconds = time.perf_counter() - t0
-    return _per_type_max(pair, np.array([t for t, _ in register]), num_types), seconds
+    return per_type_max(pair, np.array([t for t, _ in register]), num_types), seconds
 
 
 def orb_scores(register, queries, num_types, long_side: int = 512, features: int = 1000):
@@ -84,7 +77,7 @@ def orb_scores(register, queries, num_types, long_side: int = 512, features: int
         d = describe(path)
         pair[i] = [inliers(d, r) for r in reg]
     seconds = time.perf_counter() - t0
-    return _per_type_max(pair, np.array([t for t, _ in register]), num_types), seconds
+    return per_type_max(pair, np.array([t for t, _ in register]), num_types), seconds
 
 
 def summarise(name, scores, truth, seconds):

@@ -60,6 +60,23 @@ def tpr_at_fpr(genuine: np.ndarray, impostor: np.ndarray, targets=FPR_TARGETS) -
     return points
 
 
+def per_type_max(pair_scores: np.ndarray, register_type: np.ndarray, num_types: int) -> np.ndarray:
+    """(queries × register examples) → (queries × types): each type scored by its best example."""
+    out = np.full((pair_scores.shape[0], num_types), -np.inf)
+    for t in range(num_types):
+        out[:, t] = pair_scores[:, register_type == t].max(1)
+    return out
+
+
+def split_pairs(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) scores from (queries × types) and each query's type (-1: unregistered)."""
+    scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
+    rows = np.flatnonzero(truth >= 0)
+    impostor_mask = np.ones_like(scores, dtype=bool)
+    impostor_mask[rows, truth[rows]] = False
+    return scores[rows, truth[rows]], scores[impostor_mask]
+
+
 def threshold_at_fpr(impostor: np.ndarray, fpr: float) -> float:
     """The smallest score that at most ``fpr`` of impostor pairs exceed."""
     return float(np.quantile(impostor, 1.0 - fpr, method="higher"))
@@ -91,11 +108,7 @@ def evaluate_scores(scores: np.ndarray, truth: np.ndarray, threshold: float) -> 
     """
     scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
     known = truth >= 0
-    rows = np.flatnonzero(known)
-    genuine = scores[rows, truth[rows]]
-    impostor_mask = np.ones_like(scores, dtype=bool)
-    impostor_mask[rows, truth[rows]] = False
-    impostor = scores[impostor_mask]
+    genuine, impostor = split_pairs(scores, truth)
     best, best_score = scores.argmax(1), scores.max(1)
     return Evaluation(
         num_types=scores.shape[1],
