@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.scores import evaluate_scores, format_table, per_type_max
+from engine.scores import evaluate_scores, format_table, per_type_max, split_pairs, tpr_at_fpr
 from infer import DocClassifier, InferError, collect_inputs, open_image, scan_register
 
 
@@ -101,7 +101,7 @@ def run_eval(embed, data: Path, threshold: float | None, batch_size: int = 64, w
     match_seconds = time.perf_counter() - t0
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
-        threshold = evaluate_scores(scores, truth, 1.0).points[2].threshold
+        threshold = tpr_at_fpr(*split_pairs(scores, truth), targets=[1e-3])[0].threshold
     ev = evaluate_scores(scores, truth, threshold)
     result = ev.to_dict()
     result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
