@@ -1,10 +1,13 @@
 """Write the sample register and example queries that ship with the repo.
 
     python -m data.samples --register register --examples examples
-    python -m data.samples --eval-set held_out --types 200 --unknown-types 50   # for eval.py
+    python -m data.samples --eval-set held_out/templates --types 200 --unknown-types 50   # for eval.py
+    python -m data.samples --eval-set held_out/pdf_pages --pdf-root data_cache/pdfs/test --types 150 --unknown-types 50
 
 Templates come from a seed the shipped model never trained on (training uses data.synthetic.seed 0),
-so the register shows what a user sees: document types new to the model.
+so the register shows what a user sees: document types new to the model. Evaluation sets use yet
+another seed (31337), and PDF evaluation sets pages of PDFs in the test/ split of data.debian_pdfs,
+which neither training nor validation reads.
 """
 
 from __future__ import annotations
@@ -16,14 +19,27 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from data.synthetic import SyntheticDocuments
+from data.synthetic import KINDS, SyntheticDocuments
 
 SAMPLE_SEED = 2026
-KIND_BY_ASPECT = [(1.5, "card"), (1.2, "landscape_form"), (0.9, "square_form"), (0.6, "letter"), (0.0, "receipt")]
+EXAMPLE_INDEX = 2  # which registered type examples/ has a photo of
 
 
-def kind(aspect: float) -> str:
-    return next(name for limit, name in KIND_BY_ASPECT if aspect >= limit)
+def sample_class_ids(types: int) -> tuple[list[int], int]:
+    """Class ids (seed SAMPLE_SEED) of the sample register, one kind of document each as far as the
+    kinds go, and of the unregistered example: the first id left over of a kind not registered."""
+    from data.synthetic import make_template
+
+    chosen, kinds, class_id = [], set(), 0
+    while len(chosen) < types:
+        kind = make_template(SAMPLE_SEED, class_id).kind
+        if kind not in kinds or len(kinds) == len(KINDS):
+            chosen.append(class_id)
+            kinds.add(kind)
+        class_id += 1
+    left = (i for i in range(10 * len(KINDS) + types) if i not in chosen)
+    other = [i for i in left if make_template(SAMPLE_SEED, i).kind not in kinds or len(kinds) == len(KINDS)]
+    return chosen, other[0]
 
 
 def photo_of(image: Image.Image, seed: int) -> Image.Image:
@@ -58,6 +74,38 @@ def write_eval_set(
             photo_of(docs.load(per * t + k)[0], seed=per * t + k).save(out / "queries" / name / f"{k}.jpg", quality=85)
 
 
+def write_pdf_eval_set(
+    out: Path,
+    pdf_root: Path,
+    num_types: int,
+    photos_per_type: int = 2,
+    unknown_types: int = 0,
+    seed: int = 31337,
+    long_side: int = 384,
+    pages_per_file: int = 8,
+) -> None:
+    """An evaluation folder of PDF pages: each page is a type, registered by its clean render and
+    queried by photos of it. Pages are drawn at random from at most ``pages_per_file`` evenly spread
+    pages of each file, so one long manual cannot fill the set."""
+    import numpy as np
+
+    from data.pdf import PdfPagesSource
+
+    pages = PdfPagesSource(pdf_root, long_side, cache_dir=None, max_pages=pages_per_file)
+    total = num_types + unknown_types
+    if total > len(pages):
+        raise SystemExit(f"{pdf_root}: {len(pages)} pages to choose from, {total} asked for")
+    chosen = np.random.default_rng(seed).choice(len(pages), total, replace=False)
+    (out / "register").mkdir(parents=True, exist_ok=True)
+    for t, index in enumerate(chosen.tolist()):
+        image, name = pages.render(index), pages.name(index)
+        if t < num_types:
+            image.save(out / "register" / f"{name}.png")
+        (out / "queries" / name).mkdir(parents=True, exist_ok=True)
+        for k in range(1, photos_per_type + 1):
+            photo_of(image, seed=seed + 1000 * t + k).save(out / "queries" / name / f"{k}.jpg", quality=85)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--register", default="register")
@@ -66,24 +114,32 @@ def main() -> None:
     parser.add_argument("--eval-set", help="write an evaluation folder (register/ + queries/) here instead")
     parser.add_argument("--unknown-types", type=int, default=0, help="eval set: types with queries only")
     parser.add_argument("--photos-per-type", type=int, default=2)
+    parser.add_argument("--pdf-root", help="eval set: pages of the PDFs under this folder instead of templates")
     args = parser.parse_args()
+    if args.eval_set and args.pdf_root:
+        write_pdf_eval_set(
+            Path(args.eval_set), Path(args.pdf_root), args.types, args.photos_per_type, args.unknown_types
+        )
+        print(f"wrote {args.types} registered + {args.unknown_types} unregistered PDF pages to {args.eval_set}/")
+        return
     if args.eval_set:
         write_eval_set(Path(args.eval_set), args.types, args.photos_per_type, args.unknown_types)
         print(f"wrote {args.types} registered + {args.unknown_types} unregistered types to {args.eval_set}/")
         return
-    docs = SyntheticDocuments(num_classes=args.types + 1, samples_per_class=2, seed=SAMPLE_SEED, long_side=384)
+    registered, unregistered = sample_class_ids(args.types)
+    docs = SyntheticDocuments(num_classes=unregistered + 1, samples_per_class=2, seed=SAMPLE_SEED, long_side=384)
     register, examples = Path(args.register), Path(args.examples)
     register.mkdir(parents=True, exist_ok=True)
     examples.mkdir(parents=True, exist_ok=True)
     names = []
-    for class_id in range(args.types):
-        name = f"{kind(docs.template(class_id).aspect)}_{class_id + 1}"
+    for class_id in registered:
+        name = f"{docs.template(class_id).kind}_{class_id + 1}"
         names.append(name)
         docs.load(class_id * 2)[0].save(register / f"{name}.png", optimize=True)
     # A photo of another instance of a registered type (other content), and an unregistered type.
-    target = 2
-    photo_of(docs.load(target * 2 + 1)[0], seed=1).save(examples / f"photo_of_{names[target]}.jpg", quality=80)
-    docs.load(args.types * 2)[0].save(examples / "unregistered_document.png", optimize=True)
+    target = registered[EXAMPLE_INDEX]
+    photo_of(docs.load(target * 2 + 1)[0], seed=1).save(examples / f"photo_of_{names[EXAMPLE_INDEX]}.jpg", quality=80)
+    docs.load(unregistered * 2)[0].save(examples / "unregistered_document.png", optimize=True)
     print(f"wrote {args.types} register images to {register}/ and 2 examples to {examples}/")
 
 

@@ -1,5 +1,6 @@
 """The shared training machinery: AMP step loop, schedule, checkpoints, samplers."""
 
+import itertools
 import pickle
 
 import pytest
@@ -116,6 +117,23 @@ def test_sampler_splits_ranks_and_resumes_mid_epoch():
     assert list(r0) == i0[6:] and len(r0) == 4
     r0.set_epoch(5)
     assert len(list(r0)) == 10 and list(r0) != i0
+
+
+def test_every_kind_of_document_keeps_its_layout_while_content_changes():
+    from data.synthetic import KINDS, make_template, render
+
+    t = eval_transform(64, [0.5] * 3, [0.5] * 3)
+    by_kind = {}
+    for class_id in range(200):
+        by_kind.setdefault(make_template(7, class_id).kind, []).append(make_template(7, class_id))
+    assert set(by_kind) == set(KINDS)
+    for kind, templates in by_kind.items():
+        ts = templates[:5]
+        same = sum((t(render(x, [1], 160)) - t(render(x, [2], 160))).abs().mean() for x in ts) / len(ts)
+        other = (
+            sum((t(render(a, [1], 160)) - t(render(b, [1], 160))).abs().mean() for a, b in itertools.pairwise(ts)) / 4
+        )
+        assert 0 < same < other, kind  # instances differ, but less than types of one kind do
 
 
 class _LinearClassifier(torch.nn.Module):

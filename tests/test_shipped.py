@@ -8,7 +8,7 @@ import pytest
 
 import infer
 from conftest import ROOT
-from data.samples import SAMPLE_SEED, photo_of
+from data.samples import SAMPLE_SEED, photo_of, sample_class_ids
 from data.synthetic import SyntheticDocuments
 
 pytestmark = pytest.mark.slow
@@ -26,19 +26,21 @@ def test_photos_of_registered_types_match_their_type_and_a_new_type_is_unknown(t
     register = tmp_path / "register"
     shutil.copytree(infer.DEFAULT_REGISTER, register)
     clf = infer.DocClassifier(register=register)
-    docs = SyntheticDocuments(len(clf.labels) + 1, 2, seed=SAMPLE_SEED, long_side=384)
-    names = sorted(clf.labels, key=lambda n: int(n.rsplit("_", 1)[1]))
-    for class_id, name in enumerate(names):
+    registered, unregistered_id = sample_class_ids(len(clf.labels))
+    docs = SyntheticDocuments(unregistered_id + 1, 2, seed=SAMPLE_SEED, long_side=384)
+    for name in clf.labels:
+        class_id = int(name.rsplit("_", 1)[1]) - 1  # register/<kind>_<class id + 1>.png
+        assert class_id in registered
         # Another instance of the type (other content), photographed: warped, blurred, JPEG'd.
         photo = photo_of(docs.load(2 * class_id + 1)[0], seed=100 + class_id)
         assert clf.top_k(photo, 1)[0][0] == name
-    unregistered = photo_of(docs.load(2 * len(names))[0], seed=99)
+    unregistered = photo_of(docs.load(2 * unregistered_id)[0], seed=99)
     assert clf.classify(unregistered)[0] is None
 
 
 def test_cli_on_built_in_defaults():
     proc = subprocess.run(
-        [sys.executable, "infer.py", "examples/photo_of_letter_3.jpg", "examples/unregistered_document.png", "--json"],
+        [sys.executable, "infer.py", "examples/photo_of_form_3.jpg", "examples/unregistered_document.png", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -46,5 +48,5 @@ def test_cli_on_built_in_defaults():
     )
     assert proc.returncode == 0, proc.stderr
     first, second = json.loads(proc.stdout)["results"]
-    assert first["label"] == "letter_3" and first["score"] > 0.9
+    assert first["label"] == "form_3" and first["score"] > 0.9
     assert second["label"] is None
