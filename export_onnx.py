@@ -27,7 +27,7 @@ from configs import Config, ConfigError, available_configs, config_from_dict, lo
 from data import SyntheticDocuments, eval_transform
 from engine.checkpoint import atomic_write, load_checkpoint
 from engine.scores import split_pairs, threshold_at_fpr
-from engine.verification import SyntheticValidation
+from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
 
 PARITY_TOLERANCE = 1e-4
@@ -179,7 +179,7 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
         with torch.no_grad():
             return model(torch.stack([transform(im) for im in images])).numpy()
 
-    validation = SyntheticValidation(num_types)
+    validation = VerificationSet(num_types)
     scores = validation.scores(embed)
     truth = validation.truth
     genuine, impostor = split_pairs(scores, truth)

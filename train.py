@@ -28,7 +28,7 @@ from engine.distributed import DistEnv, all_gather_objects, broadcast_object, in
 from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
-from engine.verification import SyntheticValidation
+from engine.verification import VerificationSet
 from models import build_model
 
 
@@ -167,12 +167,18 @@ def run(argv: list[str]) -> TrainResult:
             }
             save_atomic(state, run_dir / "last.pt")
 
-    validation = SyntheticValidation(tc.val_types) if tc.val_every_steps and env.is_main else None
+    validations = {}
+    if tc.val_every_steps and env.is_main:
+        validations["val_"] = VerificationSet(tc.val_types)
+        if tc.val_pdf_root:
+            validations["val_pdf_"] = VerificationSet.from_pdf_pages(tc.val_pdf_root, tc.val_types)
     eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
 
     def on_step(step: int) -> None:
-        if validation is not None and (step % tc.val_every_steps == 0 or step == end_step):
-            record = validation.evaluate_model(model.embedding_model(), eval_images, env.device)
+        if validations and (step % tc.val_every_steps == 0 or step == end_step):
+            record = {}
+            for prefix, validation in validations.items():
+                record.update(validation.evaluate_model(model.embedding_model(), eval_images, env.device, prefix))
             log.write({"step": step, **record})
             progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
         if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:

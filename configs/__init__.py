@@ -154,6 +154,11 @@ def load_config(name_or_path: str, overrides: Sequence[str] | dict[str, Any] = (
         raise ConfigError(f"{path.name}: {e}") from None
 
 
+def _overlaps(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
 def validate(cfg: Config) -> None:
     """Checks that need more than one key; each message names the keys involved."""
     m, d, o, t, x = cfg.model, cfg.data, cfg.optim, cfg.train, cfg.onnx
@@ -202,6 +207,13 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"data.sources[{i}].root: required for kind '{src.kind}'")
         if src.weight <= 0:
             raise ConfigError(f"data.sources[{i}].weight: must be positive, got {src.weight}")
+        if src.max_pages < 0:
+            raise ConfigError(f"data.sources[{i}].max_pages: 0 (all pages) or more, got {src.max_pages}")
+        val = cfg.train.val_pdf_root
+        if val and src.root and _overlaps(Path(src.root), Path(val)):
+            raise ConfigError(
+                f"train.val_pdf_root: {val} overlaps data.sources[{i}].root {src.root}; validate on PDFs training never reads"
+            )
     if m.neck == "squeeze" and d.image_size % 32:
         raise ConfigError(
             f"data.image_size: the squeeze neck needs a multiple of 32 (backbone stride), got {d.image_size}"

@@ -55,6 +55,7 @@ class SourceConfig:
     expand: bool = False  # ×24 classes: 4 rotations × mirror × full/top/bottom half
     class_per_image: bool = False  # folder only
     cache_dir: str = "data_cache"  # pdf only
+    max_pages: int = 0  # pdf only: at most this many pages per file, evenly spread (0 = all)
 
 
 @dataclass
@@ -103,6 +104,7 @@ class TrainConfig:
     # end; 0 turns it off. Logged to metrics.jsonl as val_top1, val_auc, val_tpr@1e-2, val_tpr@1e-3.
     val_every_steps: int = 0
     val_types: int = 100
+    val_pdf_root: str = ""  # also validate on pages of the PDFs here (never a training folder)
 
 
 @dataclass

@@ -41,7 +41,7 @@ def build_source(data_cfg):
         elif sc.kind == "folder":
             source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image)
         else:
-            source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None)
+            source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None, max_pages=sc.max_pages)
         parts.append((ExpandedSource(source) if sc.expand else source, sc.weight))
     return parts[0][0] if len(parts) == 1 else MixedSource(parts)
 

@@ -1,12 +1,13 @@
-"""Collect the PDF manuals of the Debian packages allowed for training into train/ and val/ trees.
+"""Collect the PDF manuals of the Debian packages allowed for training into train/, val/ and test/.
 
     apt-get install r-doc-pdf lilypond-doc-pdf c++-annotations-pdf live-manual-pdf texlive-latex-base-doc
     python -m data.debian_pdfs --out data_cache/pdfs
     python train.py --cfg lcnet050_cosface_96 \\
         --data.sources "[{kind: synthetic}, {kind: pdf, root: data_cache/pdfs/train, expand: true}]"
 
-About 22,000 pages (340 files) in all. Validation gets whole PDFs (one in ten, chosen by a hash of
-the file name), never pages of a training PDF. Only these packages are used for training: every
+About 22,000 pages (340 files) in all. Whole PDFs are split by a hash of the file name: one in ten
+to val/ (validation during training), one in ten to test/ (the reporting set of eval.py), the rest to
+train/; no page of a val/ or test/ PDF is ever trained on. Only these packages are used for training: every
 other document source stays out, so evaluation can use documents the model has never seen.
 """
 
@@ -22,9 +23,12 @@ from pathlib import Path
 PACKAGES = ("r-doc-pdf", "lilypond-doc-pdf", "c++-annotations-pdf", "live-manual-pdf", "texlive-latex-base-doc")
 
 
-def split_of(path: Path, val_every: int = 10) -> str:
-    digest = hashlib.sha1(path.name.encode()).digest()
-    return "val" if int.from_bytes(digest[:4], "big") % val_every == 0 else "train"
+SPLITS = ("train", "val", "test")
+
+
+def split_of(path: Path, every: int = 10) -> str:
+    bucket = int.from_bytes(hashlib.sha1(path.name.encode()).digest()[:4], "big") % every
+    return "val" if bucket == 0 else "test" if bucket == 1 else "train"
 
 
 def package_pdfs(package: str) -> list[Path]:
@@ -36,7 +40,7 @@ def package_pdfs(package: str) -> list[Path]:
 
 def collect(pdfs: dict[str, list[Path]], out: Path) -> dict[str, int]:
     """Symlink ``out/<split>/<package>/<file>`` for every PDF; returns files per split."""
-    counts = {"train": 0, "val": 0}
+    counts = dict.fromkeys(SPLITS, 0)
     for package, files in pdfs.items():
         for path in files:
             split = split_of(path)
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="data_cache/pdfs")
     args = parser.parse_args(argv)
     counts = collect({p: package_pdfs(p) for p in PACKAGES}, Path(args.out))
-    print(f"{args.out}: {counts['train']} training PDFs in train/, {counts['val']} validation PDFs in val/")
+    print(f"{args.out}: " + ", ".join(f"{counts[s]} PDFs in {s}/" for s in SPLITS))
     return 0
 
 

@@ -18,8 +18,20 @@ from PIL import Image
 from data.folder import DataError
 
 
+def spread_pages(count: int, max_pages: int = 0) -> list[int]:
+    """Page indices of a ``count``-page file: all of them, or ``max_pages`` evenly spread (first and
+    last included), so a long manual does not outweigh a short one."""
+    if max_pages <= 0 or count <= max_pages:
+        return list(range(count))
+    if max_pages == 1:
+        return [0]
+    return sorted({round(i * (count - 1) / (max_pages - 1)) for i in range(max_pages)})
+
+
 class PdfPagesSource:
-    def __init__(self, root: str | Path, long_side: int, cache_dir: str | Path | None = "data_cache"):
+    def __init__(
+        self, root: str | Path, long_side: int, cache_dir: str | Path | None = "data_cache", max_pages: int = 0
+    ):
         import pypdfium2 as pdfium
 
         self.root = Path(root)
@@ -38,7 +50,7 @@ class PdfPagesSource:
                 continue
             st = path.stat()
             key = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-            self.pages.extend((path, i, key) for i in range(count))
+            self.pages.extend((path, i, key) for i in spread_pages(count, max_pages))
         if not self.pages:
             raise DataError(f"{self.root}: no PDF pages found")
         self.num_classes = len(self.pages)
@@ -62,7 +74,16 @@ class PdfPagesSource:
         state["_docs"] = {}  # pdfium handles do not cross process boundaries
         return state
 
-    def _render(self, path: Path, page_index: int) -> Image.Image:
+    def render(self, index: int, long_side: int | None = None) -> Image.Image:
+        """Page ``index`` rendered afresh (no cache), at ``long_side`` pixels if given."""
+        path, page_index, _ = self.pages[index]
+        return self._render(path, page_index, long_side)
+
+    def name(self, index: int) -> str:
+        path, page_index, _ = self.pages[index]
+        return f"{path.stem}_p{page_index + 1}"
+
+    def _render(self, path: Path, page_index: int, long_side: int | None = None) -> Image.Image:
         import pypdfium2 as pdfium
 
         if path not in self._docs:
@@ -70,7 +91,8 @@ class PdfPagesSource:
         page = self._docs[path][page_index]
         try:
             width, height = page.get_size()
-            image = page.render(scale=self.long_side / max(width, height), draw_annots=True).to_pil()
+            scale = (long_side or self.long_side) / max(width, height)
+            image = page.render(scale=scale, draw_annots=True).to_pil()
         finally:
             page.close()
         return image.convert("RGB")

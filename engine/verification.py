@@ -1,8 +1,9 @@
-"""Verification on held-out synthetic templates: does a photo of a document match its clean example?
+"""Verification on held-out documents: does a photo of a document match its clean example?
 
 Used for validation during training and for calibrating an export's threshold. Its templates come
 from ``VALIDATION_SEED``, which neither training (``data.synthetic.seed``, 0 by default), the sample
-register (2026) nor the reporting set of ``python -m data.samples --eval-set`` (31337) uses.
+register (2026) nor the reporting set of ``python -m data.samples --eval-set`` (31337) uses. PDF
+pages for validation come from a folder training does not read (data.debian_pdfs' val/ split).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from engine.scores import Evaluation, evaluate_scores
 VALIDATION_SEED = 4242
 
 
-class SyntheticValidation:
-    """One clean example per template, and photos of other instances as queries (rendered once)."""
+class VerificationSet:
+    """Clean examples registered, photos as queries (rendered once): of other instances of synthetic
+    templates (the constructor), or of the same PDF pages (``from_pdf_pages``)."""
 
     def __init__(self, num_types: int = 100, photos_per_type: int = 2, seed: int = VALIDATION_SEED):
         per = photos_per_type + 1
@@ -34,6 +36,28 @@ class SyntheticValidation:
         self.truth = np.repeat(np.arange(num_types), photos_per_type)
         self.num_types = num_types
 
+    @classmethod
+    def from_pdf_pages(cls, root: str, num_types: int = 100, photos_per_type: int = 2, seed: int = VALIDATION_SEED):
+        """The same check on PDF pages: each page's clean render is registered, photos of it are the
+        queries. Pages are spread over the files under ``root`` (a split training never reads)."""
+        from data.pdf import PdfPagesSource
+
+        pages = PdfPagesSource(root, 384, cache_dir=None, max_pages=max(1, num_types // 10))
+        if len(pages) < num_types:  # few files: take every page
+            pages = PdfPagesSource(root, 384, cache_dir=None)
+        chosen = np.random.default_rng(seed).choice(len(pages), min(num_types, len(pages)), replace=False)
+        self = cls.__new__(cls)
+        with torch.random.fork_rng(devices=[]):
+            self.register = [pages.render(int(i)) for i in chosen]
+            self.queries = [
+                photo_of(im, seed=seed + 10 * t + k)
+                for t, im in enumerate(self.register)
+                for k in range(photos_per_type)
+            ]
+        self.num_types = len(chosen)
+        self.truth = np.repeat(np.arange(self.num_types), photos_per_type)
+        return self
+
     def scores(self, embed: Callable[[list[Image.Image]], np.ndarray]) -> np.ndarray:
         """(cos + 1) / 2 of every query with every template's example."""
         return (embed(self.queries) @ embed(self.register).T + 1.0) / 2.0
@@ -41,7 +65,9 @@ class SyntheticValidation:
     def evaluate(self, embed: Callable[[list[Image.Image]], np.ndarray], threshold: float = 0.5) -> Evaluation:
         return evaluate_scores(self.scores(embed), self.truth, threshold)
 
-    def evaluate_model(self, model: torch.nn.Module, transform, device: torch.device) -> dict[str, float]:
+    def evaluate_model(
+        self, model: torch.nn.Module, transform, device: torch.device, prefix: str = "val_"
+    ) -> dict[str, float]:
         """Validation metrics of an embedding model (images → unit vectors) for the training log.
 
         The model's train/eval mode and the RNG streams are left as they were, so validating does
@@ -59,6 +85,6 @@ class SyntheticValidation:
                 ev = self.evaluate(embed)
         finally:
             model.train(was_training)
-        record = {"val_top1": ev.top1, "val_auc": ev.auc}
-        record.update({f"val_tpr@{p.target_fpr:g}": p.tpr for p in ev.points if p.target_fpr in (1e-2, 1e-3)})
+        record = {f"{prefix}top1": ev.top1, f"{prefix}auc": ev.auc}
+        record.update({f"{prefix}tpr@{p.target_fpr:g}": p.tpr for p in ev.points if p.target_fpr in (1e-2, 1e-3)})
         return record

@@ -52,6 +52,8 @@ def test_overrides_dotted_short_and_equals_forms():
         (["--model.backbone", "lcnet_060"], "model.backbone"),
         (["--data.image_size", "100"], "data.image_size"),
         (["--train.epochs"], "missing value"),
+        (["--data.sources", "[{kind: pdf, root: d/pdfs, max_pages: -1}]"], "max_pages"),
+        (["--data.sources", "[{kind: pdf, root: d/pdfs}]", "--val_pdf_root", "d/pdfs/val"], "overlaps"),
         (["stray"], "unexpected argument 'stray'"),
     ],
 )

@@ -46,6 +46,16 @@ def test_every_pdf_page_is_a_class_rendered_once(pdf_folder, tmp_path, capsys):
     assert np.array_equal(np.asarray(uncached), np.asarray(image))
 
 
+def test_max_pages_spreads_pages_evenly_over_each_file(pdf_folder, tmp_path):
+    from data.pdf import spread_pages
+
+    assert spread_pages(5) == spread_pages(5, 9) == [0, 1, 2, 3, 4]
+    assert spread_pages(100, 4) == [0, 33, 66, 99] and spread_pages(7, 1) == [0]
+    src = PdfPagesSource(pdf_folder, long_side=100, cache_dir=None, max_pages=2)
+    assert [src.name(i) for i in range(len(src))] == ["a_p1", "a_p3", "b_p1", "b_p2"]
+    assert src.render(1, long_side=60).size == (43, 60)  # page 3 of a.pdf, 300×420 pt
+
+
 def test_pdf_folder_errors(tmp_path):
     with pytest.raises(DataError, match="PDF folder not found"):
         PdfPagesSource(tmp_path / "none", 96)
@@ -110,7 +120,7 @@ def test_training_on_mixed_synthetic_and_expanded_pdf_pages(pdf_folder, tmp_path
     assert result.step == (64 + 120) // 8
 
 
-def test_debian_pdfs_split_whole_files_into_train_and_val(tmp_path):
+def test_debian_pdfs_split_whole_files_into_train_val_and_test(tmp_path):
     from data.debian_pdfs import collect, split_of
 
     files = []
@@ -120,8 +130,26 @@ def test_debian_pdfs_split_whole_files_into_train_and_val(tmp_path):
         f.write_bytes(b"%PDF")
         files.append(f)
     counts = collect({"pkg": files}, tmp_path / "out")
-    assert counts["train"] + counts["val"] == 40 and 0 < counts["val"] < 20
+    assert sum(counts.values()) == 40 and 0 < counts["val"] < 12 and 0 < counts["test"] < 12
     for f in files:
         link = tmp_path / "out" / split_of(f) / "pkg" / "__".join(f.parts[-3:])
         assert link.is_symlink() and link.resolve() == f.resolve()
     assert collect({"pkg": files}, tmp_path / "out") == counts  # re-running replaces the links
+
+
+def test_pdf_pages_make_evaluation_and_validation_sets(pdf_folder, tmp_path):
+    from data.samples import write_pdf_eval_set
+    from engine.verification import VerificationSet
+
+    out = tmp_path / "eval"
+    write_pdf_eval_set(out, pdf_folder, num_types=3, photos_per_type=2, unknown_types=1, long_side=120)
+    registered = sorted(p.stem for p in (out / "register").iterdir())
+    queried = sorted(p.name for p in (out / "queries").iterdir())
+    assert len(registered) == 3 and len(queried) == 4 and set(registered) < set(queried)
+    assert all(len(list((out / "queries" / q).glob("*.jpg"))) == 2 for q in queried)
+    with pytest.raises(SystemExit, match="5 pages to choose from, 9 asked for"):
+        write_pdf_eval_set(tmp_path / "e2", pdf_folder, num_types=9)
+
+    val = VerificationSet.from_pdf_pages(str(pdf_folder), num_types=4, photos_per_type=2)
+    assert (len(val.register), len(val.queries), val.num_types) == (4, 8, 4)
+    assert val.truth.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
