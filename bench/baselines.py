@@ -1,7 +1,7 @@
 """Side by side on one evaluation folder: our model against two classic ways to match documents.
 
-    python -m data.samples --eval-set held_out --types 100 --unknown-types 25
-    python bench/baselines.py --data held_out [--model assets/model.onnx] [--out baselines.json]
+    python -m data.samples --eval-set held_out/templates --types 100 --unknown-types 25
+    python bench/baselines.py --data held_out/templates [--model assets/model.onnx ...] [--methods ours,phash,orb]
 
 - perceptual hash (imagehash.phash, 256 bits): score = 1 − Hamming distance / 256;
 - ORB keypoints + RANSAC homography (OpenCV): score = number of RANSAC inliers;
@@ -96,28 +96,34 @@ def summarise(name, scores, truth, seconds):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
-    parser.add_argument("--model", default="assets/model.onnx")
+    parser.add_argument("--model", action="append", help="ONNX model(s) for 'ours' (default: assets/model.onnx)")
+    parser.add_argument("--methods", default="ours,phash,orb", help="comma-separated: ours, phash, orb")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--skip-orb", action="store_true", help="ORB is slow: queries × examples homographies")
     args = parser.parse_args(argv)
+    methods = {m.strip() for m in args.methods.split(",") if m.strip()}
+    if not methods <= {"ours", "phash", "orb"}:
+        parser.error(f"--methods: unknown {sorted(methods - {'ours', 'phash', 'orb'})}; choose from ours, phash, orb")
     data = Path(args.data)
     types, register, queries = load_eval_set(data, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     truth = np.array([t for t, _ in queries])
     rows = []
-    ours, _ = run_eval(onnx_embedder(args.model)[0], data, threshold=None)
-    rows.append(
-        {
-            "method": f"ours ({Path(args.model).name})",
-            "top1": ours["top1"],
-            "auc": ours["auc"],
-            "tpr@1e-3": ours["points"][2]["tpr"],
-            "tpr@1e-4": ours["points"][1]["tpr"],
-            "ms_per_query": ours["ms_per_query"],
-        }
-    )
-    phash, seconds = phash_scores(register, queries, len(types))
-    rows.append(summarise("perceptual hash (imagehash.phash 256 bit)", phash, truth, seconds))
-    if not args.skip_orb:
+    for model in (args.model or ["assets/model.onnx"]) if "ours" in methods else []:
+        ours, _ = run_eval(onnx_embedder(model)[0], data, threshold=None)
+        at = {p["target_fpr"]: p["tpr"] for p in ours["points"]}
+        rows.append(
+            {
+                "method": f"ours ({model})",
+                "top1": ours["top1"],
+                "auc": ours["auc"],
+                "tpr@1e-3": at[1e-3],
+                "tpr@1e-4": at[1e-4],
+                "ms_per_query": ours["ms_per_query"],
+            }
+        )
+    if "phash" in methods:
+        phash, seconds = phash_scores(register, queries, len(types))
+        rows.append(summarise("perceptual hash (imagehash.phash 256 bit)", phash, truth, seconds))
+    if "orb" in methods:  # slow: a homography per query × registered example
         orb, seconds = orb_scores(register, queries, len(types))
         rows.append(summarise("ORB + RANSAC (OpenCV, 1000 features)", orb, truth, seconds))
     print(f"{len(types)} registered types, {len(queries)} queries ({int((truth < 0).sum())} of unregistered types)")
@@ -126,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['method']:45s} {r['top1']:7.4f} {r['auc']:8.5f} {r['tpr@1e-3']:9.4f} {r['tpr@1e-4']:9.4f} {r['ms_per_query']:9.2f}"
         )
-    out = Path(args.out) if args.out else Path("runs") / "eval" / f"baselines-{data.resolve().name}.json"
+    name = "-".join(sorted(methods))
+    out = Path(args.out) if args.out else Path("runs") / "eval" / f"baselines-{data.resolve().name}-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"data": str(data), "results": rows}, indent=2))
     print(f"wrote {out}")
