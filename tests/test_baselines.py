@@ -28,3 +28,14 @@ def test_baselines_side_by_side(tmp_path):
     for r in rows:
         assert 0 <= r["top1"] <= 1 and 0 <= r["auc"] <= 1 and r["ms_per_query"] > 0
     assert "TPR@1e-3" in proc.stdout
+
+
+def test_unknown_method_is_one_line_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "bench/baselines.py", "--data", str(tmp_path), "--methods", "ours,sift"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "--methods: unknown ['sift']" in proc.stderr
