@@ -1,11 +1,15 @@
 """PDF pages as classes: every page of every PDF under a folder is one document type.
 
 Pages are rendered with pypdfium2 at the size training needs and cached as PNG files, so each page
-is rasterised once, not once per epoch.
+is rasterised once, not once per epoch. To train where the PDFs (or pypdfium2) are not, write the
+pages once into an image folder and train on it as ``{kind: folder, root: DIR, class_per_image: true}``:
+
+    python -m data.pdf data_cache/pdfs/train --out data_cache/pages96 --long-side 144 --max-pages 30
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import os
@@ -112,3 +116,39 @@ class PdfPagesSource:
             image.save(f, format="PNG")
         os.replace(tmp, cached)  # workers may race on a page: either copy is the same image
         return image, index
+
+
+def export_pages(root: str | Path, out: str | Path, long_side: int, max_pages: int = 0) -> int:
+    """Render the pages ``PdfPagesSource`` would train on into ``out/<file>_p<page>.png`` (the
+    PDF's path under ``root`` joined with '__'); returns how many were written."""
+    from tqdm import tqdm
+
+    source = PdfPagesSource(root, long_side, cache_dir=None, max_pages=max_pages)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for index in tqdm(range(len(source)), desc="pages", unit="page"):
+        path, page_index, _ = source.pages[index]
+        stem = "__".join(path.relative_to(source.root).with_suffix("").parts)
+        source.render(index).save(out / f"{stem}_p{page_index + 1}.png")
+    source.close()
+    return len(source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Render PDF pages into an image folder, one PNG per page.")
+    parser.add_argument("root", help="folder of PDF files (searched recursively)")
+    parser.add_argument("--out", required=True, help="folder to write the pages to")
+    parser.add_argument("--long-side", type=int, default=144, help="pixels (training uses 1.5 × image_size)")
+    parser.add_argument("--max-pages", type=int, default=0, help="at most this many pages per file, evenly spread")
+    args = parser.parse_args(argv)
+    try:
+        count = export_pages(args.root, args.out, args.long_side, args.max_pages)
+    except DataError as e:
+        print(f"data.pdf: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{count} pages written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -56,6 +56,23 @@ def test_max_pages_spreads_pages_evenly_over_each_file(pdf_folder, tmp_path):
     assert src.render(1, long_side=60).size == (43, 60)  # page 3 of a.pdf, 300×420 pt
 
 
+def test_pages_exported_to_an_image_folder_train_as_the_same_classes(pdf_folder, tmp_path, capsys):
+    from data.pdf import main
+
+    assert main([str(pdf_folder), "--out", str(tmp_path / "pages"), "--long-side", "100", "--max-pages", "2"]) == 0
+    assert "4 pages written" in capsys.readouterr().out
+    names = sorted(p.name for p in (tmp_path / "pages").iterdir())
+    assert names == ["a_p1.png", "a_p3.png", "sub__b_p1.png", "sub__b_p2.png"]
+    folder = ImageFolderSource(tmp_path / "pages", class_per_image=True)
+    pdf = PdfPagesSource(pdf_folder, long_side=100, cache_dir=None, max_pages=2)
+    assert folder.num_classes == pdf.num_classes == 4
+    # here sorted file names keep the PDF source's order, so the same index is the same page
+    for i in range(4):
+        assert np.array_equal(np.asarray(folder.load(i)[0]), np.asarray(pdf.load(i)[0]))
+    assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert "PDF folder not found" in capsys.readouterr().err
+
+
 def test_pdf_folder_errors(tmp_path):
     with pytest.raises(DataError, match="PDF folder not found"):
         PdfPagesSource(tmp_path / "none", 96)
