@@ -5,7 +5,7 @@
     python train.py --cfg lcnet050_cosface_96 \\
         --data.sources "[{kind: synthetic}, {kind: pdf, root: data_cache/pdfs/train, expand: true}]"
 
-About 22,000 pages (340 files) in all. Whole PDFs are split by a hash of the file name: one in ten
+About 19,000 pages (332 distinct files) in all. Whole PDFs are split by a hash of the file name: one in ten
 to val/ (validation during training), one in ten to test/ (the reporting set of eval.py), the rest to
 train/; no page of a val/ or test/ PDF is ever trained on. Only these packages are used for training: every
 other document source stays out, so evaluation can use documents the model has never seen.
@@ -38,11 +38,32 @@ def package_pdfs(package: str) -> list[Path]:
     return sorted(Path(line) for line in proc.stdout.splitlines() if line.endswith(".pdf") and Path(line).is_file())
 
 
+def file_digest(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def collect(pdfs: dict[str, list[Path]], out: Path) -> dict[str, int]:
-    """Symlink ``out/<split>/<package>/<file>`` for every PDF; returns files per split."""
+    """Symlink ``out/<split>/<package>/<file>`` for every distinct PDF; returns files per split
+    (and ``duplicates``: files skipped because the same bytes were already linked: r-doc-pdf
+    installs each R manual twice, which would make two "types" of one document)."""
     counts = dict.fromkeys(SPLITS, 0)
+    counts["duplicates"] = 0
+    for split in SPLITS:  # links of an earlier run: a file may have gone, or be a known duplicate now
+        for old in (out / split).glob("*/*.pdf"):
+            if old.is_symlink():
+                old.unlink()
+    seen: set[str] = set()
     for package, files in pdfs.items():
         for path in files:
+            digest = file_digest(path)
+            if digest in seen:
+                counts["duplicates"] += 1
+                continue
+            seen.add(digest)
             split = split_of(path)
             # Flatten the package's folders into the name so equal file names cannot collide.
             name = "__".join(path.parts[-3:]) if len(path.parts) >= 3 else path.name
@@ -60,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="data_cache/pdfs")
     args = parser.parse_args(argv)
     counts = collect({p: package_pdfs(p) for p in PACKAGES}, Path(args.out))
-    print(f"{args.out}: " + ", ".join(f"{counts[s]} PDFs in {s}/" for s in SPLITS))
+    print(
+        f"{args.out}: "
+        + ", ".join(f"{counts[s]} PDFs in {s}/" for s in SPLITS)
+        + f" ({counts['duplicates']} byte-identical copies skipped)"
+    )
     return 0
 
 

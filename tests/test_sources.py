@@ -144,14 +144,27 @@ def test_debian_pdfs_split_whole_files_into_train_val_and_test(tmp_path):
     for i in range(40):
         f = tmp_path / "usr" / "share" / "doc" / f"manual{i}.pdf"
         f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_bytes(b"%PDF")
+        f.write_bytes(b"%%PDF manual %d" % i)
         files.append(f)
     counts = collect({"pkg": files}, tmp_path / "out")
-    assert sum(counts.values()) == 40 and 0 < counts["val"] < 12 and 0 < counts["test"] < 12
+    assert counts["train"] + counts["val"] + counts["test"] == 40 and counts["duplicates"] == 0
+    assert 0 < counts["val"] < 12 and 0 < counts["test"] < 12
     for f in files:
         link = tmp_path / "out" / split_of(f) / "pkg" / "__".join(f.parts[-3:])
         assert link.is_symlink() and link.resolve() == f.resolve()
     assert collect({"pkg": files}, tmp_path / "out") == counts  # re-running replaces the links
+    # The same bytes installed twice (as r-doc-pdf does with R's manuals) are one document, linked once;
+    # a re-run drops the link an earlier run made for the copy.
+    copy = tmp_path / "usr" / "lib" / "R" / "manual" / "manual3.pdf"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(files[3].read_bytes())
+    counts = collect({"pkg": files, "other": [copy]}, tmp_path / "out")
+    assert counts["duplicates"] == 1 and counts["train"] + counts["val"] + counts["test"] == 40
+    assert not list((tmp_path / "out").glob("*/other/*.pdf"))
+    stale = tmp_path / "out" / "train" / "pkg" / "gone.pdf"
+    stale.symlink_to(tmp_path / "nowhere.pdf")
+    collect({"pkg": files}, tmp_path / "out")
+    assert not stale.is_symlink()
 
 
 def test_pdf_pages_make_evaluation_and_validation_sets(pdf_folder, tmp_path):
