@@ -45,8 +45,9 @@ def grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
 
 
 def memory_format(train_cfg, device: torch.device) -> torch.memory_format:
-    """channels_last when asked for; by default on CUDA (tensor cores like NHWC), off on CPU."""
-    on = train_cfg.channels_last if train_cfg.channels_last is not None else device.type == "cuda"
+    """channels_last unless turned off: tensor cores like NHWC, and on CPU (oneDNN) a training step of
+    these convnets measured 1.15-1.9x faster with it (lcnet050 at 96 and 128 px, tiny_cpu; 1-2 threads)."""
+    on = train_cfg.channels_last if train_cfg.channels_last is not None else True
     return torch.channels_last if on else torch.contiguous_format
 
 
