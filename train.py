@@ -139,7 +139,7 @@ def run(argv: list[str]) -> TrainResult:
     else:
         seed_everything(tc.seed + env.rank + step)
     del ckpt
-    model = model.to(memory_format=memory_format(tc, env.device))
+    model = model.to(memory_format=memory_format(tc))
 
     train_model = model
     if env.distributed:

@@ -5,10 +5,11 @@
     python train.py --cfg lcnet050_cosface_96 \\
         --data.sources "[{kind: synthetic}, {kind: pdf, root: data_cache/pdfs/train, expand: true}]"
 
-About 19,000 pages (332 distinct files) in all. Whole PDFs are split by a hash of the file name: one in ten
-to val/ (validation during training), one in ten to test/ (the reporting set of eval.py), the rest to
-train/; no page of a val/ or test/ PDF is ever trained on. Only these packages are used for training: every
-other document source stays out, so evaluation can use documents the model has never seen.
+About 19,000 pages (332 distinct files) in all. Whole PDFs are split by a hash of the file name:
+one in ten to val/ (validation during training), one in ten to test/ (the reporting set of eval.py),
+the rest to train/; no page of a val/ or test/ PDF is ever trained on. Only these packages are used
+for training: every other document source stays out, so evaluation can use documents the model has
+never seen.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def test_debian_pdfs_split_whole_files_into_train_val_and_test(tmp_path):
         assert link.is_symlink() and link.resolve() == f.resolve()
     assert collect({"pkg": files}, tmp_path / "out") == counts  # re-running replaces the links
     # The same bytes installed twice (as r-doc-pdf does with R's manuals) are one document, linked once;
-    # a re-run drops the link an earlier run made for the copy.
+    # a re-run also drops links an earlier run left behind.
     copy = tmp_path / "usr" / "lib" / "R" / "manual" / "manual3.pdf"
     copy.parent.mkdir(parents=True)
     copy.write_bytes(files[3].read_bytes())
