@@ -1,5 +1,9 @@
-"""Document augmentations keep shape and range, really change the image, and preview writes a grid."""
+"""Document augmentations keep shape and range, really change the image, are a pure function of the
+seed, and preview writes a grid."""
 
+import math
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -7,22 +11,110 @@ from PIL import Image
 
 from data.synthetic import SyntheticDocuments
 from data.transforms import (
+    STRENGTHS,
+    DocumentAugment,
+    RandomColour,
+    RandomGaussianBlur,
+    RandomJPEG,
     RandomLighting,
     RandomLowResolution,
     RandomMotionBlur,
+    RandomNoise,
     RandomShadow,
-    RandomTone,
+    RandomWarpCrop,
+    homography,
     train_transform,
 )
 
 
 @pytest.fixture()
-def page() -> torch.Tensor:
-    image = SyntheticDocuments(1, 1, seed=5, long_side=96).load(0)[0].resize((96, 96))
-    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255
+def page_uint8() -> np.ndarray:
+    return np.array(SyntheticDocuments(1, 1, seed=5, long_side=96).load(0)[0].resize((96, 96)))
 
 
-@pytest.mark.parametrize("transform", [RandomLighting(1.0), RandomShadow(1.0), RandomMotionBlur(1.0), RandomTone(1.0)])
+@pytest.fixture()
+def page(page_uint8) -> torch.Tensor:
+    return torch.from_numpy(page_uint8).permute(2, 0, 1).contiguous().float() / 255
+
+
+def edges(x: np.ndarray) -> float:
+    return float(np.abs(np.diff(x.astype(np.float32), axis=1)).mean())
+
+
+@pytest.mark.parametrize(
+    ("transform", "blurs"),
+    [(RandomLowResolution(1.0), True), (RandomGaussianBlur(1.0, sigma=(1.0, 1.5)), True), (RandomJPEG(1.0), False)],
+)
+def test_degradations_change_the_page(transform, blurs, page_uint8):
+    torch.manual_seed(0)
+    out = transform(page_uint8)
+    assert out.shape == page_uint8.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - page_uint8).mean() > 1
+    assert (edges(out) < edges(page_uint8)) == blurs  # JPEG adds block edges instead
+    assert type(transform)(0.0)(page_uint8) is page_uint8  # p = 0: untouched
+
+
+def test_motion_blur_smears_along_its_angle(page_uint8):
+    horizontal = RandomMotionBlur.kernel(7, 0.0)
+    assert horizontal.sum() == pytest.approx(1.0) and np.count_nonzero(horizontal) == 7
+    assert np.count_nonzero(horizontal[3]) == 7  # one row: a horizontal smear
+    torch.manual_seed(0)
+    out = RandomMotionBlur(1.0, lengths=(7, 7))(page_uint8)
+    assert out.shape == page_uint8.shape and edges(out) < edges(page_uint8)
+
+
+def test_colour_matrix_inverts_greys_and_jitters():
+    torch.manual_seed(0)
+    white = np.full((4, 4, 3), 255, np.uint8)
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 200
+    seen = set()
+    for _ in range(60):  # tone only (no jitter): every draw is grey, sepia or inverted
+        out = RandomColour(0.0, p_tone=1.0)(red)
+        if np.all(out[..., 0] == out[..., 1]) and np.all(out[..., 1] == out[..., 2]):
+            seen.add("grey")
+            assert out[0, 0, 0] == round(0.299 * 200)
+        elif out[0, 0, 0] == 55:
+            seen.add("inverted")
+            assert tuple(out[0, 0]) == (55, 255, 255)
+        else:
+            seen.add("sepia")
+            assert tuple(out[0, 0]) == tuple(np.clip(np.round(np.array([0.393, 0.349, 0.272]) * 200), 0, 255))
+    assert seen == {"grey", "inverted", "sepia"}
+    assert RandomColour(0.0, p_tone=0.0)(white) is white
+    jittered = [RandomColour(0.3, p_tone=0.0)(red)[0, 0] for _ in range(20)]
+    assert len({tuple(v) for v in jittered}) > 10  # brightness / contrast / saturation vary
+
+
+def test_homography_maps_the_four_points():
+    src = np.array([[0, 0], [10, 0], [10, 8], [0, 8]], dtype=np.float64)
+    dst = np.array([[1, 2], [9, 1], [11, 9], [-1, 7]], dtype=np.float64)
+    m = homography(src, dst)
+    mapped = np.c_[src, np.ones(4)] @ m.T
+    np.testing.assert_allclose(mapped[:, :2] / mapped[:, 2:], dst, atol=1e-4)
+
+
+def test_warp_crop_without_distortion_is_the_plain_resize(page_uint8):
+    whole = RandomWarpCrop(48, perspective=0.0, rotation=0.0, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    out = whole(page_uint8)
+    assert np.array_equal(out, cv2.resize(page_uint8, (48, 48), interpolation=cv2.INTER_AREA))
+
+
+def test_warp_crop_rotates_about_the_centre():
+    img = np.zeros((41, 41, 3), np.uint8)
+    img[20, 30] = 255  # a dot right of the centre
+    torch.manual_seed(0)
+    warp = RandomWarpCrop(41, perspective=0.0, rotation=90.0, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    spots = set()
+    for _ in range(5):
+        out = warp(img)
+        y, x = np.unravel_index(out[..., 0].argmax(), out.shape[:2])
+        assert math.hypot(x - 20, y - 20) == pytest.approx(10, abs=1.5)  # stays on its circle around the centre
+        spots.add((x, y))
+    assert len(spots) > 1  # ... but moves along it
+
+
+@pytest.mark.parametrize("transform", [RandomLighting(1.0), RandomShadow(1.0), RandomNoise(1.0)])
 def test_float_transforms_change_the_page_and_keep_shape_and_range(transform, page):
     torch.manual_seed(0)
     out = transform(page)
@@ -32,23 +124,24 @@ def test_float_transforms_change_the_page_and_keep_shape_and_range(transform, pa
     assert torch.equal(type(transform)(0.0)(page), page)  # p = 0: untouched
 
 
-def test_low_resolution_blurs_detail(page):
-    torch.manual_seed(0)
-    uint8 = (page * 255).round().to(torch.uint8)
-    out = RandomLowResolution(1.0, scale=(0.3, 0.3))(uint8)
-    assert out.shape == uint8.shape and out.dtype == torch.uint8
-    edges = lambda x: (x[:, :, 1:].float() - x[:, :, :-1].float()).abs().mean()  # noqa: E731
-    assert edges(out) < edges(uint8)
-
-
 @pytest.mark.parametrize("strength", ["light", "medium", "strong"])
 def test_train_transform_outputs_normalised_tensors(strength):
     image = SyntheticDocuments(1, 1, seed=5, long_side=144).load(0)[0]
     t = train_transform(96, [0.5] * 3, [0.5] * 3, strength)
     torch.manual_seed(1)
     out = t(image)
-    assert out.shape == (3, 96, 96) and out.dtype == torch.float32
+    assert out.shape == (3, 96, 96) and out.dtype == torch.float32 and out.is_contiguous()
     assert out.min() >= -1.0 - 1e-5 and out.max() <= 1.0 + 1e-5
+
+
+def test_augment_is_a_pure_function_of_the_seed():
+    image = SyntheticDocuments(1, 1, seed=5, long_side=144).load(0)[0].convert("L")  # any mode works
+    t = DocumentAugment(64, [0.5] * 3, [0.5] * 3, STRENGTHS["strong"])
+    runs = []
+    for seed in (3, 3, 4):
+        torch.manual_seed(seed)
+        runs.append(t(image))
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
 
 def test_preview_writes_a_grid(tmp_path):
