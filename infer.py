@@ -311,6 +311,11 @@ class DocClassifier:
             fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, meta=np.array(meta), embeddings=bank)
+            # mkstemp makes it private (0600); a cache is as readable as any file the user writes, so
+            # others sharing the register (or a Docker image's users) can use it too.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except OSError as e:
             self.warn(f"{path}: cannot write the register cache ({e.strerror or e}); continuing without it")

@@ -137,6 +137,9 @@ def test_register_cache_is_reused_and_rebuilt_only_for_changes(tiny_export, regi
     monkeypatch.setattr(infer.DocClassifier, "_embed_arrays", counting)
     first = infer.DocClassifier(model, register)
     assert (register / infer.CACHE_NAME).is_file() and embedded == [3]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (register / infer.CACHE_NAME).stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     embedded.clear()
     infer.DocClassifier(model, register)
     assert embedded == [0]  # everything from the cache
