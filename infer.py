@@ -154,7 +154,11 @@ def scan_register(folder: Path, warn) -> list[tuple[str, Path]]:
         if child.name.startswith("."):
             continue
         if child.is_dir():
-            # os.walk does not follow symbolic links into folders, so a link loop cannot trap it.
+            target = child.resolve()
+            if child.is_symlink() and (target == folder.resolve() or folder.resolve().is_relative_to(target)):
+                warn(f"{child}: links back to {target}, which holds the register (a loop); skipped")
+                continue
+            # os.walk does not follow symbolic links into folders below, so a link loop cannot trap it.
             for root, dirs, files in os.walk(child):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
