@@ -25,7 +25,7 @@ from configs import Config, ConfigError, available_configs, config_from_dict, lo
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
 from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
-from engine.loop import StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
+from engine.loop import NonFiniteError, StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
 from engine.verification import VerificationSet
@@ -243,3 +243,6 @@ if __name__ == "__main__":
     except (ConfigError, DataError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except NonFiniteError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        sys.exit(3)

@@ -100,6 +100,9 @@ class TrainConfig:
     output_dir: str = "runs"
     ckpt_every_steps: int = 500
     log_every_steps: int = 10
+    # A step whose gradients are not finite (fp16 overflow, a bad batch) is skipped and counted
+    # (skipped_steps in metrics.jsonl); this many in a row stop the run. 0: never stop.
+    max_nonfinite_steps: int = 20
     # Validation on held-out synthetic templates (never the reporting set): every N steps and at the
     # end; 0 turns it off. Logged to metrics.jsonl as val_top1, val_auc, val_tpr@1e-2, val_tpr@1e-3.
     val_every_steps: int = 0

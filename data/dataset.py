@@ -7,12 +7,15 @@ worker loads it or how many batches came before.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Protocol
 
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
+
+from data.folder import DataError
 
 
 class Source(Protocol):
@@ -30,6 +33,7 @@ class AugmentedDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.num_classes = source.num_classes
+        self.bad: set[int] = set()  # samples already reported unreadable
 
     def set_epoch(self, epoch: int) -> None:
         # Workers are started anew each epoch (persistent_workers=False), so they see this value.
@@ -39,11 +43,24 @@ class AugmentedDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label = self.source.load(index, self.epoch)
+        image, label = self._load(index)
         # fork_rng: the main process (num_workers=0) keeps its own RNG stream for the model.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index)
             return self.transform(image), label
+
+    def _load(self, index: int, tries: int = 10) -> tuple[Image.Image, int]:
+        """The sample, or, when its file cannot be read, the next readable one (a warning, not a crash).
+        Deterministic: the same bad file is always replaced by the same sample."""
+        for k in range(tries):
+            j = (index + k) % len(self.source)
+            try:
+                return self.source.load(j, self.epoch)
+            except DataError as e:
+                if j not in self.bad:  # once per sample and process
+                    self.bad.add(j)
+                    print(f"warning: {e}; replaced by the next sample", file=sys.stderr, flush=True)
+        raise DataError(f"samples {index} to {index + tries - 1}: none of them could be read")
 
 
 class ResumableSampler(DistributedSampler):

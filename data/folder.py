@@ -46,4 +46,7 @@ class ImageFolderSource:
 
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
         path, label = self.samples[index]
-        return load_rgb(path), label
+        try:
+            return load_rgb(path), label
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's decode errors
+            raise DataError(f"{path}: unreadable image ({e})") from None

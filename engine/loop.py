@@ -17,6 +17,10 @@ from engine.metrics import JsonlLog, Throughput, top1_correct
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+class NonFiniteError(RuntimeError):
+    """Gradients were not finite for too many optimizer steps in a row; the run cannot go on."""
+
+
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     """AdamW or SGD (``OptimConfig``); no weight decay on biases and norm parameters."""
     decay, no_decay = [], []
@@ -90,12 +94,14 @@ class StepLoop:
         self.memory_format = memory_format(train_cfg)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self._reset_meters()
+        self.nonfinite_run = 0  # consecutive skipped steps
         self.throughput = Throughput()
 
     def _reset_meters(self) -> None:
         # Sums kept on the device: no host sync until a log step.
         self.sums = torch.zeros(3, device=self.env.device, dtype=torch.float64)  # loss, correct, samples
         self.grad_norm = torch.zeros((), device=self.env.device)
+        self.skipped = 0  # optimizer steps skipped for non-finite gradients since the last log line
 
     def run(self, batches: Iterator, num_steps: int, step: int, epoch: int, on_step: Callable[[int], None]) -> int:
         accum = self.cfg.grad_accum
@@ -121,20 +127,41 @@ class StepLoop:
                     ]
                 )
                 self.throughput.add(len(labels) * self.env.world_size)
-            if self.grad_clip > 0:
-                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
-                self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
-            self.scaler.step(self.optimizer)
+            self.scaler.unscale_(self.optimizer)  # clip and check the true gradients, not scaled ones
+            max_norm = self.grad_clip if self.grad_clip > 0 else float("inf")
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
+            # Gradients are all-reduced, so every rank sees the same norm and takes the same branch.
+            finite = bool(torch.isfinite(self.grad_norm))
+            if finite or self.scaler.is_enabled():  # fp16: the scaler skips the step and lowers its scale
+                self.scaler.step(self.optimizer)
             self.scaler.update()
             self.lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
             self.scheduler.step()
             step += 1
+            if not finite:
+                self.skipped += 1
             if step % self.cfg.log_every_steps == 0:
                 self._log(step, epoch)
+            self._check_finite(finite, step, epoch)
             if self.progress is not None:
                 self.progress.update(1)
             on_step(step)
         return step
+
+    def _check_finite(self, finite: bool, step: int, epoch: int) -> None:
+        """Stop the run after ``train.max_nonfinite_steps`` skipped steps in a row."""
+        if finite:
+            self.nonfinite_run = 0
+            return
+        self.nonfinite_run += 1
+        limit = self.cfg.max_nonfinite_steps
+        if limit and self.nonfinite_run >= limit:
+            first = step - self.nonfinite_run + 1
+            raise NonFiniteError(
+                f"step {step}: gradients not finite for {self.nonfinite_run} steps in a row (steps {first} to "
+                f"{step}, epoch {epoch}; weights kept from before step {first}); lower optim.lr, use "
+                "train.amp bf16 or off, or check those batches"
+            )
 
     def flush(self, step: int, epoch: int) -> None:
         """Log what has accumulated since the last log step (end of training)."""
@@ -156,6 +183,8 @@ class StepLoop:
             "img_per_s": self.throughput.rate(),
             "time": time.time(),
         }
+        if self.skipped:
+            record["skipped_steps"] = self.skipped  # non-finite gradients: no update
         if self.env.device.type == "cuda":
             record["max_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
         self._reset_meters()

@@ -207,3 +207,49 @@ def test_validation_is_logged_and_leaves_training_unchanged(tmp_path):
     val = [r for r in records if "val_top1" in r]
     assert [r["step"] for r in val] == [6, 12, 16]
     assert all(0 <= r["val_top1"] <= 1 and 0 <= r["val_auc"] <= 1 and "val_tpr@0.001" in r for r in val)
+
+
+@pytest.mark.reliability
+def test_non_finite_gradients_skip_steps_and_stop_the_run_after_k_in_a_row(tmp_path):
+    # A learning rate of 1e30 makes the weights overflow after the first update: every later step's
+    # gradients are NaN. Those steps are skipped and counted; three in a row end the run.
+    base = [sys.executable, "train.py", "--cfg", "tiny_cpu", *TINY, "--optim.lr", "1e30", "--optim.warmup_steps", "0"]
+    base += ["--train.log_every_steps", "1"]
+    proc = subprocess.run(
+        [*base, "--train.max_nonfinite_steps", "3", "--run-dir", str(tmp_path / "stop")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("train.py: error: step 4: gradients not finite for 3 steps in a row (steps 2 to 4, epoch 0;")
+    assert "Traceback" not in proc.stderr
+    logged = read_jsonl(tmp_path / "stop" / "metrics.jsonl")
+    assert [r.get("skipped_steps", 0) for r in logged] == [0, 1, 1, 1]
+
+    # 0: never stop; the run ends normally and the skipped steps are all counted.
+    result = run([*base[2:], "--train.max_nonfinite_steps", "0", "--run-dir", str(tmp_path / "go")])
+    skipped = sum(r.get("skipped_steps", 0) for r in read_jsonl(tmp_path / "go" / "metrics.jsonl") if "loss" in r)
+    assert result.step == 16 and skipped == 15
+
+
+@pytest.mark.reliability
+def test_unreadable_training_images_are_reported_and_replaced(tmp_path, capfd):
+    from PIL import Image
+
+    root = tmp_path / "docs"
+    for c, color in enumerate([(200, 30, 30), (30, 30, 200), (30, 160, 30)]):
+        (root / f"type{c}").mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (80 + 10 * i, 60), color).save(root / f"type{c}" / f"{i}.png")
+    (root / "type1" / "2.png").write_bytes(b"")  # emptied
+    good = (root / "type2" / "1.png").read_bytes()
+    (root / "type2" / "1.png").write_bytes(good[: len(good) // 2])  # cut short
+    args = ["--cfg", "tiny_cpu", *TINY, "--data.sources", f"[{{kind: folder, root: '{root}'}}]"]
+    result = run([*args, "--train.batch_size", "4", "--data.num_workers", "0", "--run-dir", str(tmp_path / "r")])
+    assert result.step == 6  # every batch made: the bad files were replaced
+    err = capfd.readouterr().err.replace("\r", "\n")  # the progress bar shares stderr
+    warnings = ["warning: " + line.split("warning: ", 1)[1] for line in err.splitlines() if "warning: " in line]
+    assert any(f"{root / 'type1' / '2.png'}: unreadable image" in w for w in warnings), warnings
+    assert any(f"{root / 'type2' / '1.png'}: unreadable image" in w for w in warnings), warnings
+    assert all(w.endswith("; replaced by the next sample") for w in warnings)
+    assert len(warnings) == 2  # once per file, not once per epoch
