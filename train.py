@@ -76,10 +76,17 @@ def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: Dis
         stamp = broadcast_object(time.strftime("%Y%m%d-%H%M%S"))
         run_dir = Path(cfg.train.output_dir) / f"{cfg.name}-{stamp}"
     if env.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # Also the probe that the folder is writable, before any expensive work.
-        (run_dir / "config.yaml").write_text(cfg.to_yaml())
+        # Also the probe that the folder is writable (and the disk not full), before any expensive work.
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(cfg.to_yaml())
+        except OSError as e:
+            raise ConfigError(f"{run_dir}: cannot write the run folder ({e.strerror or e})") from None
     return run_dir
+
+
+class CheckpointError(OSError):
+    """A checkpoint could not be written (disk full, folder gone); the run stops."""
 
 
 @dataclass
@@ -165,7 +172,13 @@ def run(argv: list[str]) -> TrainResult:
                 "rng": rngs,
                 "config": cfg.to_dict(),
             }
-            save_atomic(state, run_dir / "last.pt")
+            try:
+                save_atomic(state, run_dir / "last.pt")
+            except OSError as e:  # the previous last.pt is intact (atomic write); say so and stop
+                raise CheckpointError(
+                    f"{run_dir / 'last.pt'}: cannot write the step {step} checkpoint ({e.strerror or e}); "
+                    "the previous one is intact"
+                ) from None
 
     validations = {}
     if tc.val_every_steps and env.is_main:
@@ -243,6 +256,6 @@ if __name__ == "__main__":
     except (ConfigError, DataError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(2)
-    except NonFiniteError as e:
+    except (NonFiniteError, CheckpointError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(3)

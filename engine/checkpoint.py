@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -40,8 +41,12 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    with atomic_write(path) as tmp:
-        torch.save(obj, tmp)
+    # Serialised in memory first: torch.save straight to a file reports a full disk as an opaque
+    # RuntimeError from its zip writer; a plain write raises OSError (ENOSPC) that callers can name.
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        f.write(buf.getbuffer())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

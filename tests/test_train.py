@@ -1,6 +1,7 @@
 """Real training runs: one process, two torchrun processes on gloo, resume, AMP."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -253,3 +254,50 @@ def test_unreadable_training_images_are_reported_and_replaced(tmp_path, capfd):
     assert any(f"{root / 'type2' / '1.png'}: unreadable image" in w for w in warnings), warnings
     assert all(w.endswith("; replaced by the next sample") for w in warnings)
     assert len(warnings) == 2  # once per file, not once per epoch
+
+
+def _train_cli(*args, timeout=300):
+    cmd = [sys.executable, "train.py", "--cfg", "tiny_cpu", *TINY, *map(str, args)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.reliability
+def test_unwritable_or_full_run_folder_stops_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = _train_cli("--run-dir", blocker / "run")  # a file where a folder should be
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"train.py: error: {blocker / 'run'}: cannot write the run folder (Not a directory)"]  # fmt: skip
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "config.yaml").symlink_to("/dev/full")  # every write: "No space left on device"
+    proc = _train_cli("--run-dir", full)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"train.py: error: {full}: cannot write the run folder (No space left on device)"]  # fmt: skip
+    assert "step" not in proc.stdout  # not one training step ran
+
+
+def _can_mount() -> bool:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.reliability
+@pytest.mark.skipif(not _can_mount(), reason="needs root and unshare to mount a tiny tmpfs")
+def test_a_full_disk_at_checkpoint_time_stops_the_run_with_one_line(tmp_path):
+    # The run folder is a 64 KiB tmpfs in a private mount namespace: config.yaml fits, the checkpoint
+    # does not. The run must stop at its first save with one line naming the file, not a traceback.
+    run_dir = tmp_path / "small-disk"
+    run_dir.mkdir()
+    train = [sys.executable, "train.py", "--cfg", "tiny_cpu", *TINY, "--run-dir", str(run_dir)]
+    script = f'mount -t tmpfs -o size=64k tmpfs {run_dir} && exec "$@"'
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *train],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"train.py: error: {run_dir / 'last.pt'}: cannot write the step ")
+    assert last.endswith("checkpoint (No space left on device); the previous one is intact")
+    assert "Traceback" not in proc.stderr
