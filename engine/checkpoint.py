@@ -20,6 +20,10 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds, make it durable and rename
     it over ``path``. A crash at any moment leaves the old file or the new one, never half of one."""
     path = Path(path)
+    # Temporaries of writers killed mid-write (SIGKILL leaves no chance to clean up): one writer per
+    # path (rank 0), so any that exist now are stale.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
