@@ -9,6 +9,7 @@ Any config key can be overridden as ``--section.key VALUE`` (or ``--key VALUE`` 
 unique); see configs/schema.py for every key.
 """
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | 
     )
     args, rest = parser.parse_known_args(argv)
     overrides = parse_overrides(rest)
+    if not args.resume and args.cfg and elastic_restart() > 0:
+        resume_after_restart(args, load_config(args.cfg, overrides))
     if args.resume:
         ckpt_path = Path(args.resume)
         if ckpt_path.is_dir():
@@ -65,6 +68,30 @@ def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | 
     if not args.cfg:
         raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) or --resume RUN")
     return args, load_config(args.cfg, overrides), None, None
+
+
+def elastic_restart() -> int:
+    """How many times torchrun (--max-restarts) has restarted this worker group; 0 on the first try."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
+def elastic_marker(cfg: Config) -> Path | None:
+    """Where the first try of this torchrun job notes its run folder, for the tries after a restart."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    return Path(cfg.train.output_dir) / f".torchrun-{run_id}" if run_id else None
+
+
+def resume_after_restart(args: TrainArgs, cfg: Config) -> None:
+    """torchrun restarted the group after a rank died: continue the first try's run from its last
+    checkpoint (or start it again in the same folder when it died before the first one)."""
+    marker = elastic_marker(cfg)
+    if args.run_dir is None and marker is not None and marker.is_file():
+        args.run_dir = marker.read_text().strip()
+    if args.run_dir and (Path(args.run_dir) / "last.pt").is_file():
+        args.resume = args.run_dir
+    if os.environ.get("RANK", "0") == "0":
+        what = f"resuming {args.resume}" if args.resume else "no checkpoint yet, starting again"
+        print(f"torchrun restart {elastic_restart()}: {what}", flush=True)
 
 
 def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: DistEnv) -> Path:
@@ -82,6 +109,10 @@ def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: Dis
             (run_dir / "config.yaml").write_text(cfg.to_yaml())
         except OSError as e:
             raise ConfigError(f"{run_dir}: cannot write the run folder ({e.strerror or e})") from None
+        marker = elastic_marker(cfg)
+        if marker is not None and elastic_restart() == 0:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{run_dir}\n")
     return run_dir
 
 
@@ -240,6 +271,9 @@ def run(argv: list[str]) -> TrainResult:
         del loop, train_model
         shutdown_distributed()
     if env.is_main:
+        marker = elastic_marker(cfg)
+        if marker is not None and step >= total_steps:
+            marker.unlink(missing_ok=True)  # the job is done: no restart will look for it
         more = f"; continue with: python train.py --resume {run_dir}" if step < total_steps else ""
         print(f"done: step {step} of {total_steps}; checkpoint {run_dir / 'last.pt'}{more}", flush=True)
     return TrainResult(model, step, run_dir)

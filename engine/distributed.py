@@ -53,8 +53,29 @@ def init_distributed(device_preference: str = "auto", timeout_s: float = 600.0) 
         world_size=world_size,
         timeout=timedelta(seconds=timeout_s),
         device_id=device if device.type == "cuda" else None,
+        store=_attempt_store(world_size, timeout_s),
     )
     return DistEnv(rank, world_size, local_rank, device)
+
+
+def _attempt_store(world_size: int, timeout_s: float) -> dist.Store | None:
+    """Under torchrun, a store of this attempt's own keys (None: let init_process_group make one).
+
+    After ``torchrun --max-restarts`` restarts a group, the agent's store still holds the dead
+    attempt's keys, and gloo then tries to connect to the old ranks' addresses (measured with
+    torch 2.15: every restart failed so). Prefixing every key with the restart count keeps each
+    attempt's rendezvous its own.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world_size,
+        is_master=False,
+        timeout=timedelta(seconds=timeout_s),
+    )
+    return dist.PrefixStore(f"docclassifier/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def shutdown_distributed() -> None:

@@ -3,6 +3,7 @@ checkpoint writer killed in the middle of its writes."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -109,3 +110,44 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_checkpoint_whole(t
         proc.wait(timeout=60)
         ckpt = load_checkpoint(path)
         assert ckpt["x"].shape == (8_000_000,) and bool((ckpt["x"] == ckpt["n"]).all())
+
+
+def _rank_pids(parent: int) -> dict[int, int]:
+    """{rank: pid} of the workers torchrun (pid ``parent``) runs now."""
+    children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
+    ranks = {}
+    for pid in map(int, children):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(b"RANK="):
+                ranks[int(item[5:])] = pid
+    return ranks
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the ranks through /proc")
+def test_torchrun_restarts_the_group_when_a_rank_dies_and_training_continues(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--cfg", "tiny_cpu", *TINY, "--train.epochs", "100", "--train.max_steps", "60"]
+    args += ["--train.ckpt_every_steps", "5", "--train.log_every_steps", "1", "--data.num_workers", "0"]
+    args += ["--train.output_dir", str(tmp_path / "runs"), "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--max-restarts=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*cmd, "train.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while _logged_steps(run_dir) < 12:  # past the second checkpoint
+        assert proc.poll() is None and time.monotonic() < deadline, "training did not get going"
+        time.sleep(0.05)
+    ranks = _rank_pids(proc.pid)
+    assert set(ranks) == {0, 1}
+    os.kill(ranks[1], signal.SIGKILL)  # one rank dies; torchrun must restart both
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert f"torchrun restart 1: resuming {run_dir}" in out
+    assert out.count("done: step 60 of 60") == 1
+    steps = [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl") if "loss" in r]
+    assert steps == list(range(1, 61))  # resumed at the checkpoint: no step lost or logged twice
+    assert load_checkpoint(run_dir / "last.pt")["step"] == 60
+    assert not list((tmp_path / "runs").glob(".torchrun-*"))  # the job's note is gone once it is done
