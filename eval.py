@@ -56,11 +56,14 @@ def checkpoint_embedder(ckpt: str):
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import load_checkpoint
+    from engine.checkpoint import CheckpointError, load_checkpoint
     from models import build_model
 
     path = Path(ckpt) / "last.pt" if Path(ckpt).is_dir() else Path(ckpt)
-    state = load_checkpoint(path)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as e:
+        raise InferError(str(e)) from None
     cfg = config_from_dict(state["config"])
     net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
     net.load_state_dict(state["model"])

@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
-from engine.checkpoint import atomic_write, load_checkpoint
+from engine.checkpoint import CheckpointError, atomic_write, load_checkpoint
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
@@ -87,12 +87,9 @@ def check_agreement(cfg: Config, ckpt_cfg: Config, ckpt_path: Path) -> None:
 
 def read_checkpoint(ckpt_path: Path) -> dict:
     try:
-        ckpt = load_checkpoint(ckpt_path)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is one message
-        raise ExportError(f"{ckpt_path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise ExportError(f"{ckpt_path}: not a DocClassifier training checkpoint (no model/config entries)")
-    return ckpt
+        return load_checkpoint(ckpt_path)
+    except CheckpointError as e:
+        raise ExportError(str(e)) from None
 
 
 def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config) -> EmbeddingModel:
@@ -231,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if ckpt_path is not None and ckpt_path.is_dir():
         ckpt_path = ckpt_path / "last.pt"
     if ckpt_path is not None and not ckpt_path.is_file():
-        raise ExportError(f"{ckpt_path}: checkpoint not found")
+        raise ExportError(f"{ckpt_path}: no such checkpoint file")
     ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
     if args.cfg:
         cfg = load_config(args.cfg, overrides)

@@ -24,7 +24,14 @@ from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
-from engine.checkpoint import load_checkpoint, rng_state, save_atomic, seed_everything, set_rng_state
+from engine.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    seed_everything,
+    set_rng_state,
+)
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
 from engine.loop import NonFiniteError, StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
@@ -59,8 +66,6 @@ def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | 
         ckpt_path = Path(args.resume)
         if ckpt_path.is_dir():
             ckpt_path = ckpt_path / "last.pt"
-        if not ckpt_path.is_file():
-            raise ConfigError(f"{ckpt_path}: no checkpoint to resume from")
         ckpt = load_checkpoint(ckpt_path)
         ckpt["config"]["train"]["stop_after_steps"] = 0  # per invocation: not inherited
         cfg = config_from_dict(ckpt["config"], overrides)
@@ -116,7 +121,7 @@ def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: Dis
     return run_dir
 
 
-class CheckpointError(OSError):
+class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, folder gone); the run stops."""
 
 
@@ -206,7 +211,7 @@ def run(argv: list[str]) -> TrainResult:
             try:
                 save_atomic(state, run_dir / "last.pt")
             except OSError as e:  # the previous last.pt is intact (atomic write); say so and stop
-                raise CheckpointError(
+                raise CheckpointWriteError(
                     f"{run_dir / 'last.pt'}: cannot write the step {step} checkpoint ({e.strerror or e}); "
                     "the previous one is intact"
                 ) from None
@@ -287,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, CheckpointError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (NonFiniteError, CheckpointError) as e:
+    except (NonFiniteError, CheckpointWriteError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         sys.exit(3)

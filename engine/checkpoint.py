@@ -6,6 +6,7 @@ import io
 import os
 import random
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,9 +54,25 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         f.write(buf.getbuffer())
 
 
+class CheckpointError(ValueError):
+    """A file that is not a usable training checkpoint (the message names it, in one line)."""
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Tensors and plain containers only: a checkpoint can never run code when loaded."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with warnings.catch_warnings():  # torch's note on a foreign file's pickle protocol: noise here
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - zip, pickle and refused-global errors alike: one line
+        first = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first[:160]})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
+        raise CheckpointError(f"{path}: not a DocClassifier training checkpoint (no model/config entries)")
+    return ckpt
 
 
 def rng_state() -> dict[str, Any]:

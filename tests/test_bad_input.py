@@ -227,3 +227,39 @@ def test_bad_models_stop_with_one_line(tmp_path, kind, message):
     ), r.stderr
     debug = _cli(PHOTO, "--model", model, "--debug")
     assert "Traceback" in debug.stderr and debug.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("garbage", "not a readable checkpoint (UnpicklingError: "),
+        ("empty", "not a readable checkpoint ("),
+        ("tensor", "not a DocClassifier training checkpoint (no model/config entries)"),
+        ("missing", "no such checkpoint file"),
+    ],
+)
+def test_bad_checkpoints_are_one_line_errors_in_every_script(tmp_path, kind, message):
+    import torch
+
+    ckpt = tmp_path / "last.pt"
+    if kind == "garbage":
+        ckpt.write_bytes(b"\x80\x04" + os.urandom(4096))
+    elif kind == "empty":
+        ckpt.write_bytes(b"")
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), ckpt)
+    data = tmp_path / "eval-set"
+    (data / "register").mkdir(parents=True)
+    (data / "queries").mkdir()
+    for script, args in [
+        ("train.py", ["--resume", ckpt]),
+        ("export_onnx.py", ["--ckpt", ckpt, "--out", tmp_path / "m.onnx"]),
+        ("eval.py", ["--ckpt", ckpt, "--data", data]),
+    ]:
+        r = subprocess.run(
+            [sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 2, (script, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{script}: error: {ckpt}: {message}"), (script, lines)
+    assert not (tmp_path / "m.onnx").exists()

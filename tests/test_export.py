@@ -80,7 +80,7 @@ def test_checkpoint_and_config_disagreeing_is_one_line_error(tiny_export, tmp_pa
 def test_missing_checkpoint_is_one_line_error(tmp_path):
     proc = _export("--ckpt", str(tmp_path / "nope.pt"))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"export_onnx.py: error: {tmp_path / 'nope.pt'}: checkpoint not found"
+    assert proc.stderr.strip() == f"export_onnx.py: error: {tmp_path / 'nope.pt'}: no such checkpoint file"
     proc = _export("--cfg", "tiny_cpu", "--train.output_dir", str(tmp_path))
     assert proc.returncode == 2 and "no checkpoint found under" in proc.stderr
     junk = tmp_path / "junk.pt"
