@@ -151,3 +151,23 @@ def test_torchrun_restarts_the_group_when_a_rank_dies_and_training_continues(tmp
     assert steps == list(range(1, 61))  # resumed at the checkpoint: no step lost or logged twice
     assert load_checkpoint(run_dir / "last.pt")["step"] == 60
     assert not list((tmp_path / "runs").glob(".torchrun-*"))  # the job's note is gone once it is done
+
+
+def test_without_restarts_a_dead_rank_ends_the_job_instead_of_hanging(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--cfg", "tiny_cpu", *TINY, "--train.epochs", "100", "--train.max_steps", "400"]
+    args += ["--train.log_every_steps", "1", "--data.num_workers", "0", "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while _logged_steps(run_dir) < 5:
+        assert proc.poll() is None and time.monotonic() < deadline, "training did not get going"
+        time.sleep(0.05)
+    ranks = _rank_pids(proc.pid)
+    os.kill(ranks[1], signal.SIGKILL)
+    killed_at = time.monotonic()
+    out, _ = proc.communicate(timeout=120)  # the survivor must not wait for its dead peer
+    assert proc.returncode != 0
+    assert time.monotonic() - killed_at < 60
+    assert "train.py FAILED" in out  # torchrun's report of the failed group, naming its ranks
