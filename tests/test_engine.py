@@ -8,7 +8,7 @@ import torch
 
 from configs import load_config
 from data import AugmentedDataset, ResumableSampler, SyntheticDocuments, build_train_dataset, eval_transform
-from engine.checkpoint import load_checkpoint, save_atomic
+from engine.checkpoint import CheckpointError, load_checkpoint, save_atomic
 from engine.distributed import DistEnv
 from engine.loop import StepLoop, build_optimizer, grad_scaler
 from engine.schedule import WarmupDecay
@@ -52,8 +52,8 @@ def test_schedule_is_a_pure_function_of_the_step():
 
 def test_atomic_save_replaces_whole_file_and_cleans_up(tmp_path):
     path = tmp_path / "last.pt"
-    save_atomic({"step": 1}, path)
-    save_atomic({"step": 2}, path)
+    save_atomic({"step": 1, "model": {}, "config": {}}, path)
+    save_atomic({"step": 2, "model": {}, "config": {}}, path)
     assert load_checkpoint(path)["step"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
@@ -78,8 +78,8 @@ def test_malicious_pickle_checkpoint_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
         pickle.dump({"model": _Exploit()}, f)
-    with pytest.raises(pickle.UnpicklingError):
-        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=r"evil\.pt: not a readable checkpoint \(UnpicklingError: "):
+        load_checkpoint(path)  # refused before anything runs: no "pwned"
 
 
 def test_augmentation_depends_only_on_seed_epoch_and_index():

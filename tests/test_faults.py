@@ -93,7 +93,7 @@ from engine.checkpoint import save_atomic
 path, n = sys.argv[1], 0
 while True:
     n += 1
-    save_atomic({"n": n, "x": torch.full((8_000_000,), float(n))}, path)
+    save_atomic({"model": {"x": torch.full((8_000_000,), float(n))}, "config": {"n": n}}, path)
     print(n, flush=True)
 """
 
@@ -109,7 +109,8 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_checkpoint_whole(t
         proc.kill()
         proc.wait(timeout=60)
         ckpt = load_checkpoint(path)
-        assert ckpt["x"].shape == (8_000_000,) and bool((ckpt["x"] == ckpt["n"]).all())
+        x = ckpt["model"]["x"]
+        assert x.shape == (8_000_000,) and bool((x == ckpt["config"]["n"]).all())
 
 
 def _rank_pids(parent: int) -> dict[int, int]:
