@@ -227,8 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     ckpt_path = Path(args.ckpt) if args.ckpt else None
     if ckpt_path is not None and ckpt_path.is_dir():
         ckpt_path = ckpt_path / "last.pt"
-    if ckpt_path is not None and not ckpt_path.is_file():
-        raise ExportError(f"{ckpt_path}: no such checkpoint file")
     ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
     if args.cfg:
         cfg = load_config(args.cfg, overrides)
