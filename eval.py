@@ -56,17 +56,17 @@ def checkpoint_embedder(ckpt: str):
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, load_model_weights
     from models import build_model
 
-    path = Path(ckpt) / "last.pt" if Path(ckpt).is_dir() else Path(ckpt)
+    path = checkpoint_path(ckpt)
     try:
         state = load_checkpoint(path)
+        cfg = config_from_dict(state["config"])
+        net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
+        load_model_weights(net, state["model"], path)
     except CheckpointError as e:
         raise InferError(str(e)) from None
-    cfg = config_from_dict(state["config"])
-    net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
-    net.load_state_dict(state["model"])
     model = net.embedding_model().eval()
     transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
 

@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
-from engine.checkpoint import CheckpointError, atomic_write, load_checkpoint
+from engine.checkpoint import CheckpointError, atomic_write, checkpoint_path, load_checkpoint, load_model_weights
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
@@ -96,9 +96,9 @@ def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config) -> EmbeddingM
     check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
     model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
     try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise ExportError(f"{ckpt_path}: weights do not fit config '{cfg.name}': {str(e).splitlines()[0]}") from None
+        load_model_weights(model, ckpt["model"], ckpt_path)
+    except CheckpointError as e:
+        raise ExportError(str(e)) from None
     return model.embedding_model().eval()
 
 
@@ -224,9 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     overrides = parse_overrides(rest)
-    ckpt_path = Path(args.ckpt) if args.ckpt else None
-    if ckpt_path is not None and ckpt_path.is_dir():
-        ckpt_path = ckpt_path / "last.pt"
+    ckpt_path = checkpoint_path(args.ckpt) if args.ckpt else None
     ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
     if args.cfg:
         cfg = load_config(args.cfg, overrides)

@@ -134,6 +134,16 @@ class EmbeddingModel:
         self.input_name, self.output_name = inputs[0].name, outputs[0].name
         self.preprocess = Preprocess.from_metadata(self.meta)
         self.embed_dim = int(self.meta["embed_dim"])
+        # A graph edited or exported apart from its metadata: say so now, not as a shape error later.
+        size, expected = inputs[0].shape[1:], (3, self.preprocess.size, self.preprocess.size)
+        if any(isinstance(d, int) and d != e for d, e in zip(size, expected, strict=True)):
+            raise InferError(
+                f"{self.path}: the model takes {'×'.join(map(str, size))} inputs but its metadata says "
+                f"{'×'.join(map(str, expected))} (input_size {self.preprocess.size}); re-export it with export_onnx.py"
+            )
+        dim = outputs[0].shape[-1] if len(outputs[0].shape) == 2 else None
+        if isinstance(dim, int) and dim != self.embed_dim:
+            raise InferError(f"{self.path}: the model gives {dim}-d embeddings but its metadata says {self.embed_dim}")
         self.threshold = float(self.meta["threshold"]) if "threshold" in self.meta else None
         self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()
 

@@ -26,7 +26,9 @@ from configs import Config, ConfigError, available_configs, config_from_dict, lo
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
 from engine.checkpoint import (
     CheckpointError,
+    checkpoint_path,
     load_checkpoint,
+    load_model_weights,
     rng_state,
     save_atomic,
     seed_everything,
@@ -52,6 +54,7 @@ class TrainArgs:  # argparse-dataclass reads real annotations: no `from __future
 
 
 def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | None]:
+    """The arguments, the config, and when resuming the checkpoint and its file."""
     parser = ArgumentParser(
         TrainArgs,
         description="Train the DocClassifier embedding model.",
@@ -63,13 +66,11 @@ def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | 
     if not args.resume and args.cfg and elastic_restart() > 0:
         resume_after_restart(args, load_config(args.cfg, overrides))
     if args.resume:
-        ckpt_path = Path(args.resume)
-        if ckpt_path.is_dir():
-            ckpt_path = ckpt_path / "last.pt"
+        ckpt_path = checkpoint_path(args.resume)
         ckpt = load_checkpoint(ckpt_path)
         ckpt["config"]["train"]["stop_after_steps"] = 0  # per invocation: not inherited
         cfg = config_from_dict(ckpt["config"], overrides)
-        return args, cfg, ckpt, ckpt_path.parent
+        return args, cfg, ckpt, ckpt_path
     if not args.cfg:
         raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) or --resume RUN")
     return args, load_config(args.cfg, overrides), None, None
@@ -99,9 +100,9 @@ def resume_after_restart(args: TrainArgs, cfg: Config) -> None:
         print(f"torchrun restart {elastic_restart()}: {what}", flush=True)
 
 
-def make_run_dir(cfg: Config, args: TrainArgs, resume_dir: Path | None, env: DistEnv) -> Path:
-    if resume_dir is not None:
-        run_dir = resume_dir
+def make_run_dir(cfg: Config, args: TrainArgs, ckpt_path: Path | None, env: DistEnv) -> Path:
+    if ckpt_path is not None:
+        run_dir = ckpt_path.parent
     elif args.run_dir:
         run_dir = Path(args.run_dir)
     else:  # rank 0 picks the time stamp so every rank agrees on the folder
@@ -135,10 +136,10 @@ class TrainResult:
 
 def run(argv: list[str]) -> TrainResult:
     """Everything ``main`` does, returning the trained module (tests inspect every rank's)."""
-    args, cfg, ckpt, resume_dir = parse_args(argv)
+    args, cfg, ckpt, ckpt_path = parse_args(argv)
     env = init_distributed(cfg.train.device)
     tc = cfg.train
-    run_dir = make_run_dir(cfg, args, resume_dir, env)
+    run_dir = make_run_dir(cfg, args, ckpt_path, env)
 
     # Data: the same dataset on every rank; the sampler gives each rank its share.
     seed_everything(tc.seed)
@@ -170,7 +171,7 @@ def run(argv: list[str]) -> TrainResult:
             raise ConfigError(
                 f"the checkpoint's head has {ckpt['num_classes']} classes, the data has {dataset.num_classes}"
             )
-        model.load_state_dict(ckpt["model"])
+        load_model_weights(model, ckpt["model"], ckpt_path)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
         scaler.load_state_dict(ckpt["scaler"])

@@ -58,6 +58,32 @@ class CheckpointError(ValueError):
     """A file that is not a usable training checkpoint (the message names it, in one line)."""
 
 
+def checkpoint_path(path: str | Path) -> Path:
+    """A run folder means its ``last.pt``; anything else is the checkpoint file itself."""
+    path = Path(path)
+    return path / "last.pt" if path.is_dir() else path
+
+
+def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """``model.load_state_dict(state)``, with a mismatch (a checkpoint of another architecture, or
+    a config override that changes the model) told in one line naming the first differences."""
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in state]
+    unexpected = [k for k in state if k not in ours]
+    shapes = [
+        f"{k} {'×'.join(map(str, state[k].shape))} in the checkpoint, {'×'.join(map(str, ours[k].shape))} here"
+        for k in ours
+        if k in state and state[k].shape != ours[k].shape
+    ]
+    problems = [f"shape of {s}" for s in shapes]
+    problems += [f"{len(missing)} weights missing (e.g. {missing[0]})"] if missing else []
+    problems += [f"{len(unexpected)} unknown weights (e.g. {unexpected[0]})"] if unexpected else []
+    if problems:
+        more = f"; {len(problems) - 2} more" if len(problems) > 2 else ""
+        raise CheckpointError(f"{path}: weights do not fit the configured model ({'; '.join(problems[:2])}{more})")
+    model.load_state_dict(state)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Tensors and plain containers only: a checkpoint can never run code when loaded."""
     path = Path(path)

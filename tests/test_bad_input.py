@@ -11,6 +11,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -130,13 +131,32 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert scores["untagged"][1] < scores["upright"][1] - 0.02  # the tag is what made the difference
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_file_is_reported(tmp_path):
-    path = tmp_path / "secret.png"
-    Image.new("RGB", (32, 32)).save(path)
-    path.chmod(0)
-    r = _cli(path)
-    assert r.returncode == 1 and r.stderr.strip() == f"error: {path}: permission denied"
+def test_unreadable_file_is_reported_and_the_batch_goes_on():
+    """Root reads any file, so as root the CLI runs as ``nobody`` (setpriv) over a folder it can
+    enter holding one readable image and one it may not read."""
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop privileges")
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    folder = Path(tempfile.mkdtemp(prefix="docclassifier-perm-"))  # not under pytest's 0700 tmp root
+    try:
+        folder.chmod(0o755)
+        shutil.copy(PHOTO, folder / "ok.png")
+        (folder / "ok.png").chmod(0o644)
+        secret = folder / "secret.png"
+        Image.new("RGB", (32, 32)).save(secret)
+        secret.chmod(0)
+        cmd = [*as_user, sys.executable, str(ROOT / "infer.py"), str(folder / "ok.png"), str(secret), "--json"]
+        cmd += ["--register", str(REGISTER)]
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, r.stderr
+        assert "Traceback" not in r.stderr
+        ok, denied = json.loads(r.stdout)["results"]
+        assert ok["label"] == "form_3" and "error" not in ok
+        assert denied["error"] == f"{secret}: permission denied"
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_folder_named_like_an_image_is_refused_as_an_image(tmp_path):
@@ -262,4 +282,55 @@ def test_bad_checkpoints_are_one_line_errors_in_every_script(tmp_path, kind, mes
         assert r.returncode == 2, (script, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{script}: error: {ckpt}: {message}"), (script, lines)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("input_size", "128", "takes 3×96×96 inputs but its metadata says 3×128×128"),
+        ("embed_dim", "64", "gives 128-d embeddings but its metadata says 64"),
+    ],
+)
+def test_model_whose_graph_and_metadata_disagree_is_refused(tmp_path, key, value, message):
+    import onnx
+
+    proto = onnx.load(MODEL)
+    next(p for p in proto.metadata_props if p.key == key).value = value
+    model = tmp_path / "edited.onnx"
+    onnx.save(proto, model)
+    r = _cli(PHOTO, "--model", model)
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith(f"infer.py: error: {model}: the model {message}"), line
+
+
+def test_checkpoint_of_another_config_is_one_line_error_in_every_script(tiny_export, tmp_path):
+    """A checkpoint whose weights are not those of the config it carries (or of the config that
+    overrides change it to): each script names the file and the first mismatched weights."""
+    import torch
+
+    ckpt_path, _ = tiny_export
+    state = torch.load(ckpt_path, weights_only=True)
+    state["config"]["model"]["embed_dim"] = 32  # weights trained with 64
+    other = tmp_path / "other.pt"
+    torch.save(state, other)
+    data = tmp_path / "eval-set"
+    (data / "register").mkdir(parents=True)
+    (data / "queries").mkdir()
+    runs = [
+        ("train.py", ["--resume", other]),
+        ("train.py", ["--resume", ckpt_path, "--model.embed_dim", "32"]),
+        ("export_onnx.py", ["--ckpt", other, "--out", tmp_path / "m.onnx"]),
+        ("eval.py", ["--ckpt", other, "--data", data]),
+    ]
+    for script, args in runs:
+        r = subprocess.run(
+            [sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=180
+        )
+        assert r.returncode == 2, (script, r.stderr)
+        (line,) = r.stderr.strip().splitlines()
+        path = args[1]
+        assert line.startswith(f"{script}: error: {path}: weights do not fit the configured model (shape of "), line
+        assert "64 in the checkpoint" in line and "32 here" in line, line
     assert not (tmp_path / "m.onnx").exists()
