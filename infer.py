@@ -42,6 +42,7 @@ DEFAULT_MODEL = HERE / "assets" / "model.onnx"
 DEFAULT_REGISTER = HERE / "register"
 FALLBACK_THRESHOLD = 0.85  # only for models whose metadata records no threshold
 CACHE_NAME = ".docclassifier-cache.npz"
+FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
 # The same list as data/folder.py (infer.py cannot import the training package: it needs torch).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -211,15 +212,20 @@ class DocClassifier:
         threads: int | None = None,
         cache: bool = True,
         warn=None,
+        bank_dtype: str = "float32",
     ):
+        if bank_dtype not in ("float32", "float16"):
+            raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
         self.model = EmbeddingModel(model, threads)
         self.threshold = threshold if threshold is not None else (self.model.threshold or FALLBACK_THRESHOLD)
         self.batch_size = batch_size
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
-        self._labels: list[str] = []
-        self._bank = np.zeros((0, self.model.embed_dim), np.float32)
+        self._labels: list[str] = []  # every label ever added, in order of first appearance
+        self._index: dict[str, int] = {}  # label → its position in _labels
+        # float16 halves the bank's memory and the bytes a query reads; scores are still float32.
+        self._bank = np.zeros((0, self.model.embed_dim), bank_dtype)
         self._owner = np.zeros(0, np.int64)  # row → index into _labels
-        self._grouped: tuple[np.ndarray, np.ndarray, list[str]] | None = None  # built on first match
+        self._grouped: tuple[np.ndarray, np.ndarray | None, list[str]] | None = None  # built on first match
         self.register_dir = Path(register) if register is not None else None
         if self.register_dir is not None:
             self._load_register(self.register_dir, cache)
@@ -247,21 +253,31 @@ class DocClassifier:
 
     def register(self, label: str, image) -> None:
         """Add an example of ``label`` (a path or PIL image) to the in-memory register."""
-        self._add(label, self.embed(image))
+        embedding = self.embed(image)
+        self.add_embeddings([label] * len(embedding), embedding)
 
-    def unregister(self, label: str) -> None:
-        if label not in self._labels:
-            raise KeyError(f"'{label}' is not registered")
-        keep = self._owner != self._labels.index(label)
-        self._bank, self._owner = self._bank[keep], self._owner[keep]
+    def add_embeddings(self, labels: list[str], embeddings: np.ndarray) -> None:
+        """Add precomputed unit embeddings (N, D), one label each, to the in-memory register (one
+        copy of the bank, however many are added)."""
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim != 2 or embeddings.shape != (len(labels), self.model.embed_dim):
+            raise ValueError(f"expected {len(labels)} × {self.model.embed_dim} embeddings, got {embeddings.shape}")
+        owners = np.empty(len(labels), np.int64)
+        for i, label in enumerate(labels):
+            index = self._index.get(label)
+            if index is None:
+                index = self._index[label] = len(self._labels)
+                self._labels.append(label)
+            owners[i] = index
+        self._bank = np.concatenate([self._bank, embeddings.astype(self._bank.dtype, copy=False)])
+        self._owner = np.concatenate([self._owner, owners])
         self._grouped = None
 
-    def _add(self, label: str, embeddings: np.ndarray) -> None:
-        if label not in self._labels:
-            self._labels.append(label)
-        index = self._labels.index(label)
-        self._bank = np.concatenate([self._bank, embeddings.astype(np.float32)])
-        self._owner = np.concatenate([self._owner, np.full(len(embeddings), index)])
+    def unregister(self, label: str) -> None:
+        if not np.any(self._owner == self._index.get(label, -1)):
+            raise KeyError(f"'{label}' is not registered")
+        keep = self._owner != self._index[label]
+        self._bank, self._owner = self._bank[keep], self._owner[keep]
         self._grouped = None
 
     def _load_register(self, folder: Path, use_cache: bool) -> None:
@@ -297,8 +313,7 @@ class DocClassifier:
             raise InferError(f"{folder}: register holds no readable images")
         fresh = iter(self._embed_arrays(pending))
         bank = np.stack([next(fresh) if e is None else e for e in embeddings])
-        for record, emb in zip(records, bank, strict=True):
-            self._add(record["label"], emb[None])
+        self.add_embeddings([r["label"] for r in records], bank)
         stale = [{k: v for k, v in r.items() if k != "embedding"} for r in cached.values()]
         if use_cache and (
             pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
@@ -337,26 +352,50 @@ class DocClassifier:
     # ---- matching
 
     def match(self, embeddings: np.ndarray, k: int = 1) -> list[Match]:
-        """Best registered types for each embedding: one matrix product over the whole bank."""
+        """Best registered types for each embedding: one matrix product over the whole bank, then
+        the best example of each type, then the top k types (ties go to the type added first)."""
         if len(self._owner) == 0:
             raise InferError("the register is empty")
-        if self._grouped is None:  # the bank with each type's examples side by side
-            order = np.argsort(self._owner, kind="stable")
-            owners = self._owner[order]
-            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            self._grouped = (np.ascontiguousarray(self._bank[order]), starts, [self._labels[i] for i in owners[starts]])
-        bank, starts, names = self._grouped
-        cos = embeddings @ bank.T  # (Q, M)
-        per_label = np.maximum.reduceat(cos, starts, axis=1)  # best example of each type: (Q, L)
-        scores = (per_label + 1.0) / 2.0
+        bank, starts, names = self._grouped_bank()
+        cos = self._cosines(np.asarray(embeddings, np.float32), bank)  # (Q, M)
+        if starts is not None:  # some type has several examples: its best one counts
+            cos = np.maximum.reduceat(cos, starts, axis=1)  # (Q, L)
+        scores = (cos + 1.0) / 2.0
         k = max(1, min(k, len(names)))
         results = []
         for row in scores:
-            best = np.argsort(-row, kind="stable")[:k]
-            top = [(names[i], float(row[i])) for i in best]
+            top = [(names[i], float(row[i])) for i in top_indices(row, k)]
             label = top[0][0] if top[0][1] >= self.threshold else None
             results.append(Match(label, top[0][1], top))
         return results
+
+    def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        """The bank with each type's examples side by side (the bank itself when they already are),
+        where each type starts (None: one example each) and the types in that order."""
+        if self._grouped is None:
+            order = np.argsort(self._owner, kind="stable")
+            owners = self._owner[order]
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            in_order = bool(np.all(order == np.arange(len(order))))
+            bank = self._bank if in_order else np.ascontiguousarray(self._bank[order])
+            names = [self._labels[i] for i in owners[starts]]
+            self._grouped = (bank, None if len(starts) == len(owners) else starts, names)
+        return self._grouped
+
+    @staticmethod
+    def _cosines(queries: np.ndarray, bank: np.ndarray) -> np.ndarray:
+        if bank.dtype == np.float32:
+            return queries @ bank.T
+        # float16: numpy has no half-precision BLAS, so widen a cache-sized block at a time and
+        # multiply that: memory traffic is the 2-byte bank, the arithmetic stays float32 BLAS.
+        out = np.empty((len(queries), len(bank)), np.float32)
+        block = np.empty((min(FP16_BLOCK_ROWS, len(bank)), bank.shape[1]), np.float32)
+        for i in range(0, len(bank), FP16_BLOCK_ROWS):
+            rows = bank[i : i + FP16_BLOCK_ROWS]
+            wide = block[: len(rows)]
+            wide[...] = rows
+            np.matmul(queries, wide.T, out=out[:, i : i + len(rows)])
+        return out
 
     def classify(self, image) -> tuple[str | None, float]:
         m = self.match(self.embed(image))[0]
@@ -367,6 +406,18 @@ class DocClassifier:
 
     def top_k(self, image, k: int = 5) -> list[tuple[str, float]]:
         return self.match(self.embed(image), k)[0].top
+
+
+def top_indices(row: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first, ties to the lower index: what a stable
+    argsort of −row gives, without sorting the whole row (a register may hold a million types)."""
+    if k == 1:
+        return np.array([int(np.argmax(row))])  # first occurrence of the maximum
+    if k >= len(row):
+        return np.argsort(-row, kind="stable")
+    kth = np.partition(row, len(row) - k)[len(row) - k]  # the k-th largest value
+    candidates = np.flatnonzero(row >= kth)  # every tie of it included, in index order
+    return candidates[np.argsort(-row[candidates], kind="stable")[:k]]
 
 
 # --------------------------------------------------------------------------------------------

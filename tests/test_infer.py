@@ -98,8 +98,52 @@ def test_api_register_unregister_topk(tiny_export, register):
     assert "extra" not in clf.labels and clf.classify(extra)[0] != "extra"
     with pytest.raises(KeyError):
         clf.unregister("never")
+    with pytest.raises(KeyError):
+        clf.unregister("extra")  # already gone
+    clf.register("extra", extra)  # back again, under the label it had
+    assert clf.classify(extra)[0] == "extra" and clf.labels == ["extra", "type0", "type1", "type2"]
     strict = infer.DocClassifier(model, register, threshold=1.01)  # nothing can reach it
     assert strict.classify(register / "type0.png")[0] is None
+
+
+def test_top_indices_equal_a_stable_full_sort_ties_included():
+    rng = np.random.default_rng(0)
+    for n, k in [(1, 1), (5, 1), (5, 3), (5, 5), (5, 9), (1000, 1), (1000, 7), (1000, 1000)]:
+        for row in (rng.standard_normal(n), rng.integers(0, 4, n).astype(np.float32)):  # the second: many ties
+            expected = np.argsort(-row, kind="stable")[:k]
+            assert infer.top_indices(row, k).tolist() == expected.tolist(), (n, k, row)
+
+
+def test_bank_added_in_bulk_with_float16_matches_float32_and_sees_every_example(tiny_export):
+    _, model = tiny_export
+    rng = np.random.default_rng(1)
+    bank = rng.standard_normal((9000, 64)).astype(np.float32)  # more rows than one float16 block
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    labels = [f"t{i % 7000}" for i in range(9000)]  # types 0..1999 have two examples, far apart in the bank
+    queries = bank[[0, 1, 7000, 8999]] + 0.05 * rng.standard_normal((4, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    results = {}
+    for dtype in ("float32", "float16"):
+        clf = infer.DocClassifier(model, register=None, threshold=0.0, bank_dtype=dtype)
+        clf.add_embeddings(labels[:5000], bank[:5000])
+        clf.add_embeddings(labels[5000:], bank[5000:])
+        assert len(clf.labels) == 7000
+        results[dtype] = clf.match(queries, k=3)
+    cos = queries @ bank.T
+    for q, (m32, m16) in enumerate(zip(results["float32"], results["float16"], strict=True)):
+        best = {}
+        for j, lb in enumerate(labels):
+            best[lb] = max(best.get(lb, -2.0), cos[q, j])
+        expected = sorted(best, key=lambda lb: -best[lb])[:3]
+        assert [lb for lb, _ in m32.top] == expected
+        assert m32.top[0][1] == pytest.approx((best[expected[0]] + 1) / 2, abs=1e-5)
+        assert [lb for lb, _ in m16.top][0] == expected[0]
+        assert np.allclose([s for _, s in m16.top], [s for _, s in m32.top], atol=1e-3)
+    assert [m.label for m in results["float32"]] == ["t0", "t1", "t0", "t1999"]  # 7000 is t0's second example
+    with pytest.raises(ValueError, match="expected 2 × 64 embeddings"):
+        clf.add_embeddings(["a", "b"], bank[:3])
+    with pytest.raises(infer.InferError, match="bank_dtype"):
+        infer.DocClassifier(model, register=None, bank_dtype="int8")
 
 
 def test_subfolder_is_one_type_scored_by_its_best_example(tiny_export, register):
