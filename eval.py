@@ -16,11 +16,19 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from engine.scores import evaluate_scores, format_table, per_type_max, split_pairs, tpr_at_fpr
-from infer import DocClassifier, InferError, collect_inputs, open_image, scan_register
+from infer import DocClassifier, InferError, collect_inputs, decode_size, open_image, scan_register
+
+
+class Embedder(NamedTuple):
+    embed: Callable[[list], np.ndarray]  # PIL images → (N, D) unit embeddings
+    threshold: float | None  # the one recorded with the model
+    name: str
+    input_size: int  # files are decoded as infer.py decodes them for this size
 
 
 def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], list[tuple[int, Path]]]:
@@ -46,12 +54,12 @@ def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarr
     return (per_type_max(query @ register.T, register_type, num_types) + 1.0) / 2.0
 
 
-def onnx_embedder(model: str) -> tuple[Callable[[list], np.ndarray], float | None, str]:
+def onnx_embedder(model: str) -> Embedder:
     clf = DocClassifier(model, register=None)
-    return clf.embed, clf.model.threshold, Path(model).stem
+    return Embedder(clf.embed, clf.model.threshold, Path(model).stem, clf.model.preprocess.size)
 
 
-def checkpoint_embedder(ckpt: str):
+def checkpoint_embedder(ckpt: str) -> Embedder:
     import torch  # a checkpoint needs the training stack; ONNX models do not
 
     from configs import config_from_dict
@@ -74,11 +82,14 @@ def checkpoint_embedder(ckpt: str):
     def embed(images):
         return model(torch.stack([transform(im) for im in images])).numpy()
 
-    return embed, state.get("threshold"), f"{cfg.name}-step{state['step']}"
+    return Embedder(embed, state.get("threshold"), f"{cfg.name}-step{state['step']}", cfg.data.image_size)
 
 
-def run_eval(embed, data: Path, threshold: float | None, batch_size: int = 64, warn=print) -> tuple[dict, str]:
+def run_eval(
+    embedder: Embedder, data: Path, threshold: float | None, batch_size: int = 64, warn=print
+) -> tuple[dict, str]:
     types, register, queries = load_eval_set(data, warn)
+    min_size = decode_size(embedder.input_size)
 
     def embed_files(items):
         vectors, kept, seconds = [], [], 0.0
@@ -87,12 +98,12 @@ def run_eval(embed, data: Path, threshold: float | None, batch_size: int = 64, w
             t0 = time.perf_counter()
             for t, path in items[start : start + batch_size]:
                 try:
-                    images.append(open_image(path))
+                    images.append(open_image(path, min_size))
                     chunk.append(t)
                 except InferError as e:
                     warn(f"{e}; skipped")
             if images:
-                vectors.append(embed(images))
+                vectors.append(embedder.embed(images))
                 kept.extend(chunk)
             seconds += time.perf_counter() - t0
         return np.concatenate(vectors), np.array(kept), seconds
@@ -123,10 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     args = parser.parse_args(argv)
     try:
-        embed, model_threshold, name = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt)
-        data = Path(args.data)
-        threshold = args.threshold if args.threshold is not None else model_threshold
-        result, table = run_eval(embed, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt)
+        name, data = embedder.name, Path(args.data)
+        threshold = args.threshold if args.threshold is not None else embedder.threshold
+        result, table = run_eval(embedder, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     except (InferError, FileNotFoundError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)
         return 2

@@ -42,6 +42,11 @@ DEFAULT_MODEL = HERE / "assets" / "model.onnx"
 DEFAULT_REGISTER = HERE / "register"
 FALLBACK_THRESHOLD = 0.85  # only for models whose metadata records no threshold
 CACHE_NAME = ".docclassifier-cache.npz"
+# A JPEG is decoded at a reduced scale (libjpeg's DCT scaling) while both sides stay at least this
+# many times the model's input: a 1200×1600 photo for a 96 px model decodes at 300×400, decoding and
+# resizing take a quarter of the time, and the embedding stays within cosine 0.9997 of a full decode's
+# (bench/inference.py, BENCHMARKS.md).
+DECODE_GAP = 2
 FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
 # The same list as data/folder.py (infer.py cannot import the training package: it needs torch).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -62,8 +67,15 @@ class Match:
 # Images and preprocessing
 
 
-def open_image(image: str | os.PathLike | Image.Image) -> Image.Image:
-    """An RGB PIL image from a path or a PIL image, EXIF orientation applied."""
+def decode_size(input_size: int) -> int:
+    """The smallest side a file is decoded at for a model that takes ``input_size`` pixels."""
+    return DECODE_GAP * input_size
+
+
+def open_image(image: str | os.PathLike | Image.Image, min_size: int | None = None) -> Image.Image:
+    """An RGB PIL image from a path or a PIL image, EXIF orientation applied. With ``min_size``, a
+    JPEG file is decoded at 1/2, 1/4 or 1/8 scale when both sides stay ≥ ``min_size`` (other formats
+    and PIL images are left as they are)."""
     if isinstance(image, Image.Image):
         return ImageOps.exif_transpose(image).convert("RGB")
     path = Path(image)
@@ -73,6 +85,8 @@ def open_image(image: str | os.PathLike | Image.Image) -> Image.Image:
         raise InferError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
+            if min_size:
+                im.draft("RGB", (min_size, min_size))  # a no-op for anything but JPEG
             im = ImageOps.exif_transpose(im)
             return im.convert("RGB")
     except PermissionError:
@@ -134,6 +148,7 @@ class EmbeddingModel:
             raise InferError(f"{self.path}: not a DocClassifier embedding model (export it with export_onnx.py)")
         self.input_name, self.output_name = inputs[0].name, outputs[0].name
         self.preprocess = Preprocess.from_metadata(self.meta)
+        self.decode_size = decode_size(self.preprocess.size)
         self.embed_dim = int(self.meta["embed_dim"])
         # A graph edited or exported apart from its metadata: say so now, not as a shape error later.
         size, expected = inputs[0].shape[1:], (3, self.preprocess.size, self.preprocess.size)
@@ -236,7 +251,7 @@ class DocClassifier:
         """Unit-length embeddings (N, D) of paths or PIL images (one image alone → (1, D))."""
         if isinstance(images, (str, os.PathLike, Image.Image)):
             images = [images]
-        arrays = [self.model.preprocess(open_image(im)) for im in images]
+        arrays = [self.model.preprocess(open_image(im, self.model.decode_size)) for im in images]
         return self._embed_arrays(arrays)
 
     def _embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
@@ -303,7 +318,7 @@ class DocClassifier:
                 embeddings.append(hit["embedding"])
             else:
                 try:
-                    pending.append(self.model.preprocess(open_image(path)))
+                    pending.append(self.model.preprocess(open_image(path, self.model.decode_size)))
                 except InferError as e:
                     self.warn(f"{e}; skipped from the register")
                     continue
@@ -324,8 +339,8 @@ class DocClassifier:
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
-                if meta.get("model") != self.model.fingerprint:
-                    return {}
+                if meta.get("model") != self.model.fingerprint or meta.get("decode_gap") != DECODE_GAP:
+                    return {}  # another model, or images decoded another way
                 bank = z["embeddings"]
             return {r["path"]: {**r, "embedding": bank[i]} for i, r in enumerate(meta["files"])}
         except FileNotFoundError:
@@ -335,7 +350,7 @@ class DocClassifier:
             return {}
 
     def _write_cache(self, path: Path, records: list[dict], bank: np.ndarray) -> None:
-        meta = json.dumps({"model": self.model.fingerprint, "files": records})
+        meta = json.dumps({"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records})
         try:
             fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
@@ -468,7 +483,7 @@ def run_cli(args: argparse.Namespace) -> int:
         for i in range(start, min(start + args.batch_size, len(paths))):
             t0 = time.perf_counter()
             try:
-                arrays.append(clf.model.preprocess(open_image(paths[i])))
+                arrays.append(clf.model.preprocess(open_image(paths[i], clf.model.decode_size)))
                 positions.append(i)
                 times.append(time.perf_counter() - t0)
             except InferError as e:

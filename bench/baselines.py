@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = np.array([t for t, _ in queries])
     rows = []
     for model in (args.model or ["assets/model.onnx"]) if "ours" in methods else []:
-        ours, _ = run_eval(onnx_embedder(model)[0], data, threshold=None)
+        ours, _ = run_eval(onnx_embedder(model), data, threshold=None)
         at = {p["target_fpr"]: p["tpr"] for p in ours["points"]}
         rows.append(
             {

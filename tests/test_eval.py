@@ -41,8 +41,8 @@ def test_cli_prints_table_and_writes_json(eval_set, tmp_path):
 def test_checkpoint_and_its_export_give_the_same_evaluation(eval_set, tiny_export):
     ckpt, model = tiny_export
     quiet = lambda m: None  # noqa: E731
-    from_onnx, _ = evaluate.run_eval(evaluate.onnx_embedder(str(model))[0], eval_set, 0.9, warn=quiet)
-    from_ckpt, _ = evaluate.run_eval(evaluate.checkpoint_embedder(str(ckpt))[0], eval_set, 0.9, warn=quiet)
+    from_onnx, _ = evaluate.run_eval(evaluate.onnx_embedder(str(model)), eval_set, 0.9, warn=quiet)
+    from_ckpt, _ = evaluate.run_eval(evaluate.checkpoint_embedder(str(ckpt)), eval_set, 0.9, warn=quiet)
     assert from_onnx["top1"] == from_ckpt["top1"]
     assert from_onnx["auc"] == pytest.approx(from_ckpt["auc"], abs=1e-3)
 

@@ -106,6 +106,27 @@ def test_api_register_unregister_topk(tiny_export, register):
     assert strict.classify(register / "type0.png")[0] is None
 
 
+def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_embedding(tiny_export, tmp_path):
+    _, model = tiny_export
+    clf = infer.DocClassifier(model, register=None)
+    assert clf.model.decode_size == 2 * 64
+    photo = _docs().load(0)[0].resize((1000, 1400), Image.BICUBIC)
+    photo.save(tmp_path / "photo.jpg", quality=92)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    photo.save(tmp_path / "rotated.jpg", quality=92, exif=exif)
+    assert infer.open_image(tmp_path / "photo.jpg").size == (1000, 1400)
+    assert infer.open_image(tmp_path / "photo.jpg", 128).size == (250, 350)  # 1/4: both sides stay ≥ 128
+    assert infer.open_image(tmp_path / "rotated.jpg", 128).size == (350, 250)  # EXIF still honoured
+    assert infer.open_image(tmp_path / "photo.jpg", 800).size == (1000, 1400)  # 1/2 would go below 800
+    full = clf.embed(infer.open_image(tmp_path / "photo.jpg"))  # a PIL image: used as it is
+    reduced = clf.embed(tmp_path / "photo.jpg")  # a path: decoded at the reduced scale
+    assert float((full * reduced).sum()) > 0.999
+    png = tmp_path / "photo.png"
+    photo.save(png)
+    assert infer.open_image(png, 128).size == (1000, 1400)  # only JPEG decoding scales
+
+
 def test_top_indices_equal_a_stable_full_sort_ties_included():
     rng = np.random.default_rng(0)
     for n, k in [(1, 1), (5, 1), (5, 3), (5, 5), (5, 9), (1000, 1), (1000, 7), (1000, 1000)]:
