@@ -187,6 +187,29 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
     assert proc.stderr.strip() == f"train.py: error: {tmp_path / 'nope'}: data folder not found"
 
 
+@pytest.mark.reliability
+def test_a_batch_larger_than_the_data_is_refused_before_training(tmp_path):
+    from configs import ConfigError
+
+    # TINY's 16 templates × 4 instances = 64 images: not one step of 2 micro-batches of 40.
+    message = r"64 samples are too few for train.batch_size=40 × 1 processes × train.grad_accum=2"
+    with pytest.raises(ConfigError, match=message):
+        run(
+            [
+                "--cfg",
+                "tiny_cpu",
+                *TINY,
+                "--run-dir",
+                str(tmp_path / "r"),
+                "--train.batch_size",
+                "40",
+                "--train.grad_accum",
+                "2",
+            ]
+        )
+    assert not (tmp_path / "r" / "last.pt").exists()
+
+
 def test_resume_onto_other_classes_is_refused(tmp_path):
     from configs import ConfigError
 
