@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +139,9 @@ class EmbeddingModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        # Threads that wait for the next batch sleep instead of spinning: image files are decoded
+        # on other threads meanwhile (read_ahead), and spinning would take their cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
@@ -163,10 +169,39 @@ class EmbeddingModel:
         self.threshold = float(self.meta["threshold"]) if "threshold" in self.meta else None
         self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
+    def load(self, image) -> np.ndarray:
+        """A path or PIL image → the (3, H, W) array the model takes."""
+        return self.preprocess(open_image(image, self.decode_size))
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) preprocessed → (N, D) unit vectors."""
         (out,) = self.session.run([self.output_name], {self.input_name: batch})
         return out.astype(np.float32, copy=False)
+
+
+def read_ahead(items: Iterable, load: Callable, workers: int, ahead: int) -> Iterator:
+    """``load(item)`` for each item, in order, computed on ``workers`` threads at most ``ahead`` items
+    before the consumer (Pillow releases the GIL while it decodes and resizes, so files are read in
+    parallel and while the model runs; memory stays bounded on a folder of any size). Yields each
+    result, or the ``InferError`` that item raised."""
+
+    def attempt(item):
+        try:
+            return load(item)
+        except InferError as e:
+            return e
+
+    if workers <= 1:
+        yield from map(attempt, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="docclassifier-read") as pool:
+        queue: deque = deque()
+        for item in items:
+            queue.append(pool.submit(attempt, item))
+            if len(queue) > ahead:
+                yield queue.popleft().result()
+        while queue:
+            yield queue.popleft().result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,12 +263,14 @@ class DocClassifier:
         cache: bool = True,
         warn=None,
         bank_dtype: str = "float32",
+        read_threads: int | None = None,
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
         self.model = EmbeddingModel(model, threads)
         self.threshold = threshold if threshold is not None else (self.model.threshold or FALLBACK_THRESHOLD)
         self.batch_size = batch_size
+        self.read_threads = read_threads or os.cpu_count() or 1  # threads decoding image files
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
         self._labels: list[str] = []  # every label ever added, in order of first appearance
         self._index: dict[str, int] = {}  # label → its position in _labels
@@ -251,8 +288,16 @@ class DocClassifier:
         """Unit-length embeddings (N, D) of paths or PIL images (one image alone → (1, D))."""
         if isinstance(images, (str, os.PathLike, Image.Image)):
             images = [images]
-        arrays = [self.model.preprocess(open_image(im, self.model.decode_size)) for im in images]
+        arrays = list(self.read(images))
+        for a in arrays:
+            if isinstance(a, InferError):
+                raise a
         return self._embed_arrays(arrays)
+
+    def read(self, images: Iterable) -> Iterator:
+        """Each path or PIL image as the array the model takes (or the ``InferError`` it raised), in
+        order, read on ``read_threads`` threads a few batches ahead."""
+        return read_ahead(images, self.model.load, self.read_threads, 2 * self.batch_size)
 
     def _embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
         if not arrays:
@@ -302,7 +347,7 @@ class DocClassifier:
         cached = self._read_cache(cache_path) if use_cache else {}
         records: list[dict] = []  # one per usable file, in scan order
         embeddings: list[np.ndarray | None] = []  # None: still to compute
-        pending: list[np.ndarray] = []  # preprocessed images of the None entries, in order
+        todo: list[tuple[int, Path]] = []  # (record index, file) of the None entries
         for label, path in scan_register(folder, self.warn):
             rel = path.relative_to(folder).as_posix()
             hit = cached.get(rel)
@@ -317,13 +362,20 @@ class DocClassifier:
             if hit is not None and hit["sha256"] == digest:
                 embeddings.append(hit["embedding"])
             else:
-                try:
-                    pending.append(self.model.preprocess(open_image(path, self.model.decode_size)))
-                except InferError as e:
-                    self.warn(f"{e}; skipped from the register")
-                    continue
+                todo.append((len(records), path))
                 embeddings.append(None)
             records.append({"path": rel, "label": label, "size": size, "mtime_ns": mtime, "sha256": digest})
+        pending: list[np.ndarray] = []  # preprocessed images of the None entries, in order
+        unreadable: set[int] = set()
+        for (index, _), array in zip(todo, self.read(path for _, path in todo), strict=True):
+            if isinstance(array, InferError):
+                self.warn(f"{array}; skipped from the register")
+                unreadable.add(index)
+            else:
+                pending.append(array)
+        if unreadable:
+            records = [r for i, r in enumerate(records) if i not in unreadable]
+            embeddings = [e for i, e in enumerate(embeddings) if i not in unreadable]
         if not records:
             raise InferError(f"{folder}: register holds no readable images")
         fresh = iter(self._embed_arrays(pending))
@@ -478,16 +530,23 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InferError(f"no images found in {', '.join(args.inputs)}")
     results: list[dict] = [{} for _ in paths]  # by input position (a path may repeat)
     progress = Progress(len(paths), enabled=len(paths) >= 50 and sys.stderr.isatty())
+
+    def timed_load(path: Path) -> tuple[np.ndarray, float]:  # on a reading thread
+        t0 = time.perf_counter()
+        array = clf.model.load(path)
+        return array, time.perf_counter() - t0
+
+    loaded = read_ahead(paths, timed_load, clf.read_threads, 2 * args.batch_size)
     for start in range(0, len(paths), args.batch_size):
         arrays, positions, times = [], [], []
         for i in range(start, min(start + args.batch_size, len(paths))):
-            t0 = time.perf_counter()
-            try:
-                arrays.append(clf.model.preprocess(open_image(paths[i], clf.model.decode_size)))
+            outcome = next(loaded)
+            if isinstance(outcome, InferError):
+                results[i] = {"path": str(paths[i]), "error": str(outcome)}
+            else:
+                arrays.append(outcome[0])
                 positions.append(i)
-                times.append(time.perf_counter() - t0)
-            except InferError as e:
-                results[i] = {"path": str(paths[i]), "error": str(e)}
+                times.append(outcome[1])
         if arrays:
             t0 = time.perf_counter()
             matches = clf.match(clf._embed_arrays(arrays), args.top_k)

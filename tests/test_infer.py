@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -125,6 +126,36 @@ def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_embedding(tiny_exp
     png = tmp_path / "photo.png"
     photo.save(png)
     assert infer.open_image(png, 128).size == (1000, 1400)  # only JPEG decoding scales
+
+
+def test_read_ahead_keeps_order_reports_errors_in_place_and_stays_bounded():
+    started = []
+
+    def load(i):
+        started.append(i)
+        if i % 7 == 3:
+            raise infer.InferError(f"item {i}: unreadable")
+        time.sleep(0.001)
+        return 10 * i
+
+    for workers in (1, 2, 4):
+        started.clear()
+        out = []
+        for k, result in enumerate(infer.read_ahead(range(60), load, workers=workers, ahead=8)):
+            assert len(started) <= k + 1 + 8  # never more than `ahead` items past the consumer
+            out.append(str(result) if isinstance(result, infer.InferError) else result)
+        assert out == [f"item {i}: unreadable" if i % 7 == 3 else 10 * i for i in range(60)]
+
+
+def test_a_folder_of_files_is_read_on_threads_with_the_same_results(tiny_export, register, tmp_path):
+    _, model = tiny_export
+    files = sorted(register.glob("*.png")) * 5
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    one = infer.DocClassifier(model, register, read_threads=1)
+    many = infer.DocClassifier(model, register, read_threads=3, batch_size=4)
+    np.testing.assert_array_equal(one.embed(files), many.embed(files))
+    with pytest.raises(infer.InferError, match="broken.jpg: not an image file"):
+        many.embed([*files, tmp_path / "broken.jpg"])
 
 
 def test_top_indices_equal_a_stable_full_sort_ties_included():
