@@ -252,9 +252,11 @@ def end_to_end(model: Path, register: Path, photos: list[Path], args) -> dict:
                 stages[key].append(1000 * seconds)
         out[name] = {f"{k}_ms": statistics.median(v[5:]) for k, v in stages.items()}  # 5 warm up
         out[name]["decoded_at"] = "×".join(map(str, image.size))
-    t0 = time.perf_counter()
-    clf.classify_batch(photos)
-    out["classify_batch_img_s"] = len(photos) / (time.perf_counter() - t0)
+    for threads in (1, clf.read_threads):  # files read one at a time (as before), then on threads
+        clf.read_threads = threads
+        t0 = time.perf_counter()
+        clf.classify_batch(photos)
+        out[f"classify_batch_img_s_{threads}_read_threads"] = len(photos) / (time.perf_counter() - t0)
     return out
 
 
@@ -367,7 +369,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {name + ' (at ' + r['decoded_at'] + ')':34s} {r['decode_ms']:7.2f} {r['preprocess_ms']:8.2f} "
                     f"{r['embed_ms']:7.2f} {r['match_ms']:7.2f} {r['total_ms']:7.2f}"
                 )
-            print(f"  classify_batch over {len(photos)}: {e2e['classify_batch_img_s']:.0f} images/s")
+            for key, rate in e2e.items():
+                if key.startswith("classify_batch_img_s_"):
+                    threads = key.split("_")[-3]
+                    print(
+                        f"  classify_batch over {len(photos)}, files read on {threads} thread(s): {rate:.0f} images/s"
+                    )
             print(
                 f"  command line: {cli['folder_images']} images in {cli['folder_s']:.1f} s "
                 f"({cli['folder_images'] / cli['folder_s']:.0f} images/s, start-up included); one image "
