@@ -166,6 +166,29 @@ class PartialFC(nn.Module):
                 cos[rows] = self.margin_rule.apply_margin(cos[rows], target[rows])
             return _ShardedCrossEntropy.apply(self.margin_rule.scale * cos, target, self.distributed)
 
+    @torch.no_grad()
+    def full_weight(self) -> torch.Tensor:
+        """All class centres (num_classes, D), gathered from every rank's shard (a collective: every
+        rank calls it). A checkpoint stores this, so it resumes on any number of ranks."""
+        if not self.distributed:
+            return self.weight.detach().clone()
+        bounds = shard_bounds(self.num_classes, self.world_size)
+        rows = max(b - a for a, b in zip(bounds, bounds[1:], strict=False))
+        padded = self.weight.new_zeros((rows, self.weight.shape[1]))
+        padded[: len(self.weight)] = self.weight
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(parts, padded)
+        return torch.cat([p[: b - a] for p, a, b in zip(parts, bounds, bounds[1:], strict=False)])
+
+    @torch.no_grad()
+    def load_full_weight(self, full: torch.Tensor) -> None:
+        """Take this rank's rows of a full (num_classes, D) matrix, however many ranks saved it."""
+        if tuple(full.shape) != (self.num_classes, self.weight.shape[1]):
+            raise ValueError(
+                f"class centres of shape {tuple(full.shape)}, expected {(self.num_classes, self.weight.shape[1])}"
+            )
+        self.weight.copy_(full[self.start : self.end])
+
     def extra_repr(self) -> str:
         rule = self.margin_rule
         return (

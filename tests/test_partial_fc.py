@@ -80,8 +80,19 @@ def _rank(rank: int, world: int, store: str, kind: str, out: str) -> None:
         x = embeddings[mine].clone().requires_grad_(True)
         loss = head(x, labels[mine])
         loss.backward()
+        full = head.full_weight()  # what a checkpoint stores
+        # Resume onto this number of ranks from a full matrix saved by another number (here: one).
+        other = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
+        other.load_full_weight(weight * 2)
         torch.save(
-            {"loss": loss.detach(), "x_grad": x.grad, "w_grad": head.weight.grad, "rows": (head.start, head.end)},
+            {
+                "loss": loss.detach(),
+                "x_grad": x.grad,
+                "w_grad": head.weight.grad,
+                "rows": (head.start, head.end),
+                "full": full,
+                "loaded": other.weight.detach(),
+            },
             f"{out}/rank{rank}.pt",
         )
     finally:
@@ -100,3 +111,14 @@ def test_two_gloo_ranks_equal_one_process_on_the_same_global_batch(kind, tmp_pat
         # × world size: DistributedDataParallel averages the backbone's gradients over the ranks.
         torch.testing.assert_close(r["x_grad"], 2 * ref_x[start : start + SIZES[rank]])
         torch.testing.assert_close(r["w_grad"], ref_w[slice(*r["rows"])])
+        torch.testing.assert_close(r["full"], _problem(kind)[2], rtol=0, atol=0)  # 2 shards → 1 matrix
+        torch.testing.assert_close(r["loaded"], 2 * _problem(kind)[2][slice(*r["rows"])], rtol=0, atol=0)
+
+
+def test_full_weight_round_trips_on_one_process():
+    head = PartialFC(EMBED, CLASSES)
+    full = torch.randn(CLASSES, EMBED)
+    head.load_full_weight(full)
+    torch.testing.assert_close(head.full_weight(), full, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"class centres of shape \(10, 16\), expected \(11, 16\)"):
+        head.load_full_weight(torch.zeros(10, EMBED))
