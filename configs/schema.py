@@ -54,7 +54,7 @@ class SourceConfig:
     weight: float = 1.0  # share of each epoch, relative to the other sources
     expand: bool = False  # ×24 classes: 4 rotations × mirror × full/top/bottom half
     class_per_image: bool = False  # folder only
-    cache_dir: str = "data_cache"  # pdf only
+    cache_dir: str = "data_cache"  # pdf: rendered pages; folder: the memory-mapped file index ("": none)
     max_pages: int = 0  # pdf only: at most this many pages per file, evenly spread (0 = all)
 
 

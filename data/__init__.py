@@ -39,7 +39,7 @@ def build_source(data_cfg):
             s = data_cfg.synthetic
             source = SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=long_side)
         elif sc.kind == "folder":
-            source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image)
+            source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image, cache_dir=sc.cache_dir or None)
         else:
             source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None, max_pages=sc.max_pages)
         parts.append((ExpandedSource(source) if sc.expand else source, sc.weight))

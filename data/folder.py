@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
 
@@ -21,24 +26,106 @@ def load_rgb(path: str | Path) -> Image.Image:
         return im.convert("RGB")
 
 
-class ImageFolderSource:
-    """A class per sub-folder of ``root``, or with ``class_per_image`` each image its own class."""
+def _image_files(folder: str) -> list[str]:
+    """Image files below ``folder``, relative to it with "/" separators, in ``sorted(Path.rglob())``
+    order (by path components; symbolic links to folders are not followed)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, folder)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found.extend(
+            prefix + f
+            for f in filenames
+            if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(os.path.join(dirpath, f))
+        )
+    found.sort(key=lambda path: path.split("/"))
+    return found
 
-    def __init__(self, root: str | Path, class_per_image: bool = False):
+
+class FileIndex:
+    """File paths and labels as three flat arrays: the UTF-8 bytes of every path, where each path
+    starts, and each file's label. A million files take a few tens of MB, not a million Python
+    strings; saved under ``cache_dir`` (a folder named by a hash of the contents, renamed into place
+    whole), the arrays are memory-mapped, and a pickled index carries only that folder's name, so
+    DataLoader workers (forked or spawned) share one copy through the page cache."""
+
+    def __init__(self, root: Path, blob: np.ndarray, starts: np.ndarray, labels: np.ndarray, folder: Path | None):
+        self.root, self.blob, self.starts, self.labels, self.folder = root, blob, starts, labels, folder
+
+    @classmethod
+    def build(cls, root: Path, paths: list[str], labels: list[int], cache_dir: str | Path | None) -> FileIndex:
+        encoded = [p.encode("utf-8", "surrogateescape") for p in paths]
+        starts = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum([len(e) for e in encoded], out=starts[1:])
+        blob = np.frombuffer(b"".join(encoded), np.uint8)
+        label_array = np.asarray(labels, np.int64)
+        if not cache_dir:
+            return cls(root, blob, starts, label_array, None)
+        digest = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape"))
+        for array in (blob, starts, label_array):
+            digest.update(array.tobytes())
+        folder = Path(cache_dir) / "folder_index" / f"{root.name}-{digest.hexdigest()[:16]}"
+        try:
+            if not folder.is_dir():
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+                for name, array in (("blob", blob), ("starts", starts), ("labels", label_array)):
+                    np.save(tmp / f"{name}.npy", array)
+                try:
+                    os.rename(tmp, folder)  # whole or not at all
+                except OSError:  # another process got there first: theirs is the same
+                    shutil.rmtree(tmp, ignore_errors=True)
+            return cls.open(root, folder)
+        except OSError:  # a read-only cache: keep the arrays in memory
+            return cls(root, blob, starts, label_array, None)
+
+    @classmethod
+    def open(cls, root: Path, folder: Path) -> FileIndex:
+        blob, starts, labels = (np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("blob", "starts", "labels"))
+        return cls(root, blob, starts, labels, folder)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[str, int]:
+        a, b = self.starts[index], self.starts[index + 1]
+        rel = self.blob[a:b].tobytes().decode("utf-8", "surrogateescape")
+        return str(self.root / rel), int(self.labels[index])
+
+    def __getstate__(self):
+        if self.folder is not None:
+            return {"root": self.root, "folder": self.folder}
+        return self.__dict__
+
+    def __setstate__(self, state):
+        if "blob" in state:
+            self.__dict__.update(state)
+        else:
+            self.__dict__.update(FileIndex.open(state["root"], state["folder"]).__dict__)
+
+
+class ImageFolderSource:
+    """A class per sub-folder of ``root``, or with ``class_per_image`` each image its own class.
+    The file list is a ``FileIndex`` (memory-mapped from ``cache_dir`` when one is given)."""
+
+    def __init__(self, root: str | Path, class_per_image: bool = False, cache_dir: str | Path | None = None):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: data folder not found")
         self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        self.samples: list[tuple[str, int]] = []
-        for label, name in enumerate(self.classes):
-            for path in sorted((self.root / name).rglob("*")):
-                if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
-                    self.samples.append((str(path), label))
         if class_per_image:
-            files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-            self.samples = [(str(p), i) for i, p in enumerate(files)]
-        if not self.samples:
+            paths = _image_files(str(self.root))
+            labels = list(range(len(paths)))
+        else:
+            paths, labels = [], []
+            for label, name in enumerate(self.classes):
+                found = _image_files(str(self.root / name))
+                paths.extend(f"{name}/{p}" for p in found)
+                labels.extend([label] * len(found))
+        if not paths:
             raise DataError(f"{self.root}: no images found (expected {self.root}/<class>/<image>)")
+        self.samples = FileIndex.build(self.root, paths, labels, cache_dir)
         self.num_classes = len(self.samples) if class_per_image else len(self.classes)
 
     def __len__(self) -> int:

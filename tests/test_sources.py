@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from conftest import TINY
 from data import DataError, ExpandedSource, ImageFolderSource, MixedSource, PdfPagesSource, SyntheticDocuments
 from data.expand import VARIANTS, variant
+from data.folder import IMAGE_EXTENSIONS, FileIndex
 
 
 def _pdf(path, colors):
@@ -183,3 +184,31 @@ def test_pdf_pages_make_evaluation_and_validation_sets(pdf_folder, tmp_path):
     val = VerificationSet.from_pdf_pages(str(pdf_folder), num_types=4, photos_per_type=2)
     assert (len(val.register), len(val.queries), val.num_types) == (4, 8, 4)
     assert val.truth.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_folder_index_keeps_rglob_order_and_is_memory_mapped_and_small_to_pickle(tmp_path):
+    root = tmp_path / "pages"
+    names = ["a.png", "a/b.png", "a/c/d.png", "a-b.png", "A.png", "ça/é.jpg", "z.txt", ".hidden.png", "b/x.JPG"]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(root / name, format="PNG")
+    (root / "dangling.png").symlink_to(root / "nowhere.png")
+    expected = [str(p) for p in sorted(root.rglob("*")) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    plain = ImageFolderSource(root, class_per_image=True)
+    mapped = ImageFolderSource(root, class_per_image=True, cache_dir=tmp_path / "cache")
+    for source in (plain, mapped):
+        assert [source.samples[i] for i in range(len(source))] == [(p, i) for i, p in enumerate(expected)]
+    assert isinstance(mapped.samples.blob, np.memmap) and not isinstance(plain.samples.blob, np.memmap)
+    by_folder = ImageFolderSource(root, cache_dir=tmp_path / "cache")  # classes: a, b, ça
+    assert [by_folder.samples[i][1] for i in range(len(by_folder))] == [0, 0, 1, 2]
+    again = ImageFolderSource(root, class_per_image=True, cache_dir=tmp_path / "cache")
+    assert again.samples.folder == mapped.samples.folder  # same files: the same saved index
+    # A DataLoader worker receives the folder's name, not the arrays.
+    many = FileIndex.build(root, [f"d{i:06d}/page.png" for i in range(20_000)], list(range(20_000)), tmp_path / "c2")
+    assert (
+        len(pickle.dumps(many))
+        < 1_000
+        < len(pickle.dumps(FileIndex.build(root, ["x.png"] * 20_000, [0] * 20_000, None)))
+    )
+    copy = pickle.loads(pickle.dumps(many))
+    assert copy[12_345] == (str(root / "d012345/page.png"), 12_345) and isinstance(copy.labels, np.memmap)
