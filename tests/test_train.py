@@ -155,7 +155,7 @@ def test_image_folder_source_trains(tmp_path):
             "tiny_cpu",
             *TINY,
             "--data.sources",
-            f"[{{kind: folder, root: '{root}'}}]",
+            f"[{{kind: folder, root: '{root}', cache_dir: '{tmp_path / 'cache'}'}}]",
             "--train.batch_size",
             "4",
             "--run-dir",
@@ -268,7 +268,8 @@ def test_unreadable_training_images_are_reported_and_replaced(tmp_path, capfd):
     (root / "type1" / "2.png").write_bytes(b"")  # emptied
     good = (root / "type2" / "1.png").read_bytes()
     (root / "type2" / "1.png").write_bytes(good[: len(good) // 2])  # cut short
-    args = ["--cfg", "tiny_cpu", *TINY, "--data.sources", f"[{{kind: folder, root: '{root}'}}]"]
+    sources = f"[{{kind: folder, root: '{root}', cache_dir: '{tmp_path / 'cache'}'}}]"
+    args = ["--cfg", "tiny_cpu", *TINY, "--data.sources", sources]
     result = run([*args, "--train.batch_size", "4", "--data.num_workers", "0", "--run-dir", str(tmp_path / "r")])
     assert result.step == 6  # every batch made: the bad files were replaced
     err = capfd.readouterr().err.replace("\r", "\n")  # the progress bar shares stderr
