@@ -82,7 +82,8 @@ class FileIndex:
 
     @classmethod
     def open(cls, root: Path, folder: Path) -> FileIndex:
-        blob, starts, labels = (np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("blob", "starts", "labels"))
+        arrays = (np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in ("blob", "starts", "labels"))
+        blob, starts, labels = arrays
         return cls(root, blob, starts, labels, folder)
 
     def __len__(self) -> int:
