@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -235,7 +236,7 @@ def _foreign_onnx(path: Path) -> None:
 def test_bad_models_stop_with_one_line(tmp_path, kind, message):
     model = tmp_path / "model.onnx"
     if kind == "garbage":
-        model.write_bytes(os.urandom(4096))
+        model.write_bytes(random.Random(1).randbytes(4096))
     elif kind == "empty":
         model.write_bytes(b"")
     elif kind == "foreign":
@@ -252,7 +253,7 @@ def test_bad_models_stop_with_one_line(tmp_path, kind, message):
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("garbage", "not a readable checkpoint (UnpicklingError: "),
+        ("garbage", "not a readable checkpoint ("),
         ("empty", "not a readable checkpoint ("),
         ("tensor", "not a DocClassifier training checkpoint (no model/config entries)"),
         ("missing", "no such checkpoint file"),
@@ -263,7 +264,8 @@ def test_bad_checkpoints_are_one_line_errors_in_every_script(tmp_path, kind, mes
 
     ckpt = tmp_path / "last.pt"
     if kind == "garbage":
-        ckpt.write_bytes(b"\x80\x04" + os.urandom(4096))
+        # A pickle header, then fixed noise: which error the unpickler raises depends on the bytes.
+        ckpt.write_bytes(b"\x80\x04" + random.Random(0).randbytes(4096))
     elif kind == "empty":
         ckpt.write_bytes(b"")
     elif kind == "tensor":
