@@ -77,6 +77,48 @@ def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
     assert len(read_jsonl(run_dir / "metrics.jsonl")) == 8
 
 
+def test_two_torchrun_nodes_on_localhost_train_together(tmp_path):
+    """Multi-node as on a cluster: one torchrun per node, one process each, meeting at a c10d
+    rendezvous endpoint (here both nodes are this machine)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = tmp_path / "run"
+    nodes = []
+    for _node in range(2):  # the same command on each "node"
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes=2",
+            "--nproc_per_node=1",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint=127.0.0.1:{port}",
+            "--rdzv-id=docclassifier-test",
+            "tests/ddp_worker.py",
+            str(tmp_path),
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            "--run-dir",
+            str(run_dir),
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        nodes.append(
+            subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        )
+    outputs = [n.communicate(timeout=300)[0] for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], "\n".join(outputs)
+    assert sum("2 process(es) on cpu" in out for out in outputs) == 1  # global rank 0 reports, on one node
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for k in ranks[0]:
+        torch.testing.assert_close(ranks[0][k], ranks[1][k], rtol=0, atol=0, msg=k)
+    ckpt = load_checkpoint(run_dir / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["step"] == 8
+
+
 def test_resume_continues_the_same_curve(tmp_path):
     # Two data-loader workers: per-sample seeding must not depend on which worker loads what.
     args = [
