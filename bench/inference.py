@@ -264,9 +264,7 @@ def command_line(model: Path, register: Path, folder: Path, one: Path, args) -> 
     cmd = [sys.executable, str(ROOT / "infer.py"), "--model", str(model), "--register", str(register)]
 
     def timed(extra: list[str]) -> float:
-        t0 = time.perf_counter()
-        subprocess.run(cmd + extra, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - t0
+        return subprocess_seconds(cmd + extra)
 
     timed([str(one)])  # writes the register cache, warms the file cache
     cold = statistics.median(timed([str(one)]) for _ in range(args.repeats))
@@ -279,8 +277,9 @@ def command_line(model: Path, register: Path, folder: Path, one: Path, args) -> 
 
 
 def subprocess_seconds(cmd: list[str]) -> float:
+    """Wall time of a command, its output discarded."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 

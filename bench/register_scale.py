@@ -105,13 +105,8 @@ def peak_alloc(fn) -> int:
     return peak
 
 
-def bench_ours(module, n: int, dtype: str, bank: np.ndarray, queries: np.ndarray, flush: np.ndarray) -> dict:
-    labels = [f"type{i}" for i in range(n)]
-    clf = module.DocClassifier(MODEL, register=None, bank_dtype=dtype)
-    t = time.perf_counter()
-    clf.add_embeddings(labels, bank)
-    clf.match(queries[:1])  # the first query groups the bank
-    build = time.perf_counter() - t
+def query_figures(clf, build: float | None, queries: np.ndarray, flush: np.ndarray) -> dict:
+    """What a built register costs per query (warm and cold), in memory and in bytes."""
     one = lambda: clf.match(queries[:1])  # noqa: E731
     return {
         "build_s": build,
@@ -122,6 +117,16 @@ def bench_ours(module, n: int, dtype: str, bank: np.ndarray, queries: np.ndarray
         "bank_bytes": int(clf._bank.nbytes),
         "query_peak_alloc_bytes": peak_alloc(one),
     }
+
+
+def bench_ours(module, n: int, dtype: str, bank: np.ndarray, queries: np.ndarray, flush: np.ndarray) -> dict:
+    labels = [f"type{i}" for i in range(n)]
+    clf = module.DocClassifier(MODEL, register=None, bank_dtype=dtype)
+    t = time.perf_counter()
+    clf.add_embeddings(labels, bank)
+    clf.match(queries[:1])  # the first query groups the bank
+    build = time.perf_counter() - t
+    return query_figures(clf, build, queries, flush)
 
 
 def bench_baseline(module, n: int, bank: np.ndarray, queries: np.ndarray, flush: np.ndarray) -> dict:
@@ -136,16 +141,7 @@ def bench_baseline(module, n: int, bank: np.ndarray, queries: np.ndarray, flush:
         build = time.perf_counter() - t
     else:  # set the fields it would have ended with
         clf._labels, clf._bank, clf._owner = [f"type{i}" for i in range(n)], bank.copy(), np.arange(n)
-    one = lambda: clf.match(queries[:1])  # noqa: E731
-    return {
-        "build_s": build,
-        "query_ms": 1e3 * median_time(one),
-        "query_cold_ms": 1e3 * cold_median_time(one, flush),
-        "query_top5_ms": 1e3 * median_time(lambda: clf.match(queries[:1], k=5)),
-        "batch32_ms_per_query": 1e3 * median_time(lambda: clf.match(queries)) / len(queries),
-        "bank_bytes": int(clf._bank.nbytes),
-        "query_peak_alloc_bytes": peak_alloc(one),
-    }
+    return query_figures(clf, build, queries, flush)
 
 
 def load_revision(rev: str, tmp: Path):

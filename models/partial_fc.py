@@ -35,6 +35,16 @@ def shard_bounds(num_classes: int, world_size: int) -> list[int]:
     return bounds
 
 
+def _gather_uneven(x: torch.Tensor, sizes: list[int], fill: float = 0) -> torch.Tensor:
+    """Every rank's ``x`` (``sizes[r]`` rows on rank r), concatenated in rank order: all_gather
+    needs equal shapes, so each pads to the largest and the padding is cut off again."""
+    padded = x.new_full((max(sizes), *x.shape[1:]), fill)
+    padded[: len(x)] = x
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+
+
 class _GatherRows(torch.autograd.Function):
     """All ranks' (B_r, D) tensors, concatenated in rank order; B_r may differ. Backward: the
     gradient of each rank's rows summed over ranks and scaled by ``scale``."""
@@ -42,11 +52,7 @@ class _GatherRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, sizes: list[int], scale: float) -> torch.Tensor:
         ctx.sizes, ctx.rank, ctx.scale = sizes, dist.get_rank(), scale
-        padded = x.new_zeros((max(sizes), *x.shape[1:]))
-        padded[: len(x)] = x
-        parts = [torch.empty_like(padded) for _ in sizes]
-        dist.all_gather(parts, padded.contiguous())
-        return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+        return _gather_uneven(x, sizes)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -54,14 +60,6 @@ class _GatherRows(torch.autograd.Function):
         dist.all_reduce(grad)  # every shard's contribution to every row
         start = sum(ctx.sizes[: ctx.rank])
         return grad[start : start + ctx.sizes[ctx.rank]] * ctx.scale, None, None
-
-
-def _gather_labels(labels: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    padded = labels.new_full((max(sizes),), -1)
-    padded[: len(labels)] = labels
-    parts = [torch.empty_like(padded) for _ in sizes]
-    dist.all_gather(parts, padded)
-    return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
 
 
 class _ShardedCrossEntropy(torch.autograd.Function):
@@ -155,7 +153,7 @@ class PartialFC(nn.Module):
                 dist.all_gather(sizes, size)
                 sizes = [int(s) for s in sizes]
                 embeddings = _GatherRows.apply(embeddings, sizes, float(self.world_size))
-                labels = _gather_labels(labels, sizes)
+                labels = _gather_uneven(labels, sizes, fill=-1)
             index, target = self.sample(labels)
             self.last_index = index
             weight = self.weight if len(index) == len(self.weight) else self.weight[index]
@@ -173,12 +171,7 @@ class PartialFC(nn.Module):
         if not self.distributed:
             return self.weight.detach().clone()
         bounds = shard_bounds(self.num_classes, self.world_size)
-        rows = max(b - a for a, b in zip(bounds, bounds[1:], strict=False))
-        padded = self.weight.new_zeros((rows, self.weight.shape[1]))
-        padded[: len(self.weight)] = self.weight
-        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
-        dist.all_gather(parts, padded)
-        return torch.cat([p[: b - a] for p, a, b in zip(parts, bounds, bounds[1:], strict=False)])
+        return _gather_uneven(self.weight.detach(), [b - a for a, b in zip(bounds, bounds[1:], strict=False)])
 
     @torch.no_grad()
     def load_full_weight(self, full: torch.Tensor) -> None:

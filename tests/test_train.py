@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,25 +43,20 @@ def test_single_process_cli_trains_and_writes_run_folder(tmp_path):
     assert not list(run_dir.glob("*.tmp"))  # atomic writes leave no temporaries
 
 
+def _ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path) -> list[str]:
+    """torchrun with ``launch`` options running tests/ddp_worker.py: TINY training of tiny_cpu in
+    ``run_dir``, each rank's final weights saved to ``tmp_path/rank<R>.pt``."""
+    worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "torch.distributed.run", *launch, *worker]
+
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "tests/ddp_worker.py",
-        str(tmp_path),
-        "--cfg",
-        "tiny_cpu",
-        *TINY,
-        "--run-dir",
-        str(run_dir),
-    ]
-    proc = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+    cmd = _ddp_worker_cmd(["--standalone", "--nproc_per_node=2"], tmp_path, run_dir)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=ONE_THREAD)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 process(es) on cpu" in proc.stdout
     assert proc.stdout.count("done: step 8 of 8") == 1  # rank 0 alone reports
@@ -86,29 +82,12 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     run_dir = tmp_path / "run"
-    nodes = []
-    for _node in range(2):  # the same command on each "node"
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes=2",
-            "--nproc_per_node=1",
-            "--rdzv-backend=c10d",
-            f"--rdzv-endpoint=127.0.0.1:{port}",
-            "--rdzv-id=docclassifier-test",
-            "tests/ddp_worker.py",
-            str(tmp_path),
-            "--cfg",
-            "tiny_cpu",
-            *TINY,
-            "--run-dir",
-            str(run_dir),
-        ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        nodes.append(
-            subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        )
+    launch = ["--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}"]
+    cmd = _ddp_worker_cmd([*launch, "--rdzv-id=docclassifier-test"], tmp_path, run_dir)
+    nodes = [  # the same command on each "node"
+        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ONE_THREAD)
+        for _ in range(2)
+    ]
     outputs = [n.communicate(timeout=300)[0] for n in nodes]
     assert [n.returncode for n in nodes] == [0, 0], "\n".join(outputs)
     assert sum("2 process(es) on cpu" in out for out in outputs) == 1  # global rank 0 reports, on one node
