@@ -157,8 +157,10 @@ def run(argv: list[str]) -> TrainResult:
         total_steps = min(total_steps, tc.max_steps)
     end_step = min(total_steps, tc.stop_after_steps) if tc.stop_after_steps else total_steps
 
-    # Model: the same initial weights on every rank (DDP also broadcasts rank 0's).
+    # Model: the same initial weights on every rank (DDP also broadcasts rank 0's); a PartialFC
+    # head holds this rank's rows of the class centres only.
     model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes).to(env.device)
+    head = model.head if cfg.model.partial_fc else None
     optimizer = build_optimizer(model, cfg.optim)
     schedule = WarmupDecay(
         total_steps, cfg.optim.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr_ratio, cfg.optim.poly_power
@@ -171,8 +173,16 @@ def run(argv: list[str]) -> TrainResult:
             raise ConfigError(
                 f"the checkpoint's head has {ckpt['num_classes']} classes, the data has {dataset.num_classes}"
             )
-        load_model_weights(model, ckpt["model"], ckpt_path)
-        optimizer.load_state_dict(ckpt["optimizer"])
+        # A checkpoint holds all classes' centres and their optimizer state, however many ranks
+        # (and whether a PartialFC head) wrote it: a sharded head takes its rows.
+        state = ckpt["model"]
+        if head is not None and "head.weight" in state:
+            state = {**state, "head.weight": head.shard_rows(state["head.weight"])}
+        load_model_weights(model, state, ckpt_path)
+        if head is not None:
+            head.load_optimizer_state(optimizer, ckpt["optimizer"])
+        else:
+            optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
         scaler.load_state_dict(ckpt["scaler"])
         step = ckpt["step"]
@@ -185,20 +195,27 @@ def run(argv: list[str]) -> TrainResult:
     del ckpt
     model = model.to(memory_format=memory_format(tc))
 
-    train_model = model
+    # DDP averages the gradients of what it wraps: all of the model, or with a sharded head (whose
+    # rows differ per rank) the backbone and neck only.
+    train_model = model if head is None else model.body()
     if env.distributed:
         device_ids = [env.device.index] if env.device.type == "cuda" else None
-        train_model = DistributedDataParallel(model, device_ids=device_ids)
+        train_model = DistributedDataParallel(train_model, device_ids=device_ids)
     if tc.compile:
         train_model = torch.compile(train_model)
 
     def save(step: int) -> None:
         average_buffers(model)
         rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
+        weights, optimizer_state = model.state_dict(), optimizer.state_dict()
+        if head is not None:  # all classes' rows, gathered on rank 0 (collectives: every rank calls)
+            full = head.full_weight(dst=0)
+            weights["head.weight"] = full.cpu() if full is not None else None  # free the accelerator's copy
+            optimizer_state = head.full_optimizer_state(optimizer, dst=0)
         if env.is_main:
             state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
+                "model": weights,
+                "optimizer": optimizer_state,
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
                 "step": step,
@@ -237,14 +254,18 @@ def run(argv: list[str]) -> TrainResult:
     log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step) if env.is_main else None
     if env.is_main:
         n_params = sum(p.numel() for p in model.parameters())
+        sharded = ""
+        if head is not None:
+            n_params += (dataset.num_classes - len(head.weight)) * head.weight.shape[1]
+            sharded = f" (PartialFC: {len(head.weight)} of them on this rank, sample_rate {head.sample_rate})"
         print(
-            f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {dataset.num_classes} classes, "
+            f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {dataset.num_classes} classes{sharded}, "
             f"{len(dataset)} images/epoch, {env.world_size} process(es) on {env.device}, amp={tc.amp}; "
             f"run folder {run_dir}" + (f"; resuming at step {step}" if step else ""),
             flush=True,
         )
     progress = tqdm(total=end_step, initial=step, desc=cfg.name, disable=not env.is_main, dynamic_ncols=True)
-    loop = StepLoop(train_model, optimizer, scheduler, scaler, env, tc, cfg.optim.grad_clip, log, progress)
+    loop = StepLoop(train_model, optimizer, scheduler, scaler, env, tc, cfg.optim.grad_clip, log, progress, head)
     try:
         while step < end_step:
             epoch, done = divmod(step, steps_per_epoch)

@@ -194,6 +194,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout}")
     if m.scale <= 0 or m.margin < 0:
         raise ConfigError(f"model.scale must be > 0 and model.margin >= 0 (got {m.scale}, {m.margin})")
+    if not 0.0 < m.sample_rate <= 1.0:
+        raise ConfigError(f"model.sample_rate: must be in (0, 1], got {m.sample_rate}")
+    if m.sample_rate < 1.0 and not m.partial_fc:
+        raise ConfigError(
+            "model.sample_rate < 1 samples the class centres of the PartialFC head: set model.partial_fc true"
+        )
     if o.lr <= 0 or o.grad_clip < 0 or not 0 <= o.min_lr_ratio <= 1:
         raise ConfigError("optim.lr must be > 0, optim.grad_clip >= 0, optim.min_lr_ratio in [0, 1]")
     if len(o.betas) != 2:

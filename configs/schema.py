@@ -35,6 +35,13 @@ class ModelConfig:
     head: Literal["cosface", "arcface", "softmax"] = "cosface"
     scale: float = 64.0
     margin: float = 0.4
+    # PartialFC: each DDP rank holds num_classes / ranks of the class centres (and their optimizer
+    # state) and the softmax normaliser is summed across ranks; for hundreds of thousands of classes
+    # and more. The same loss and gradients as the plain head at sample_rate 1.
+    partial_fc: bool = False
+    # partial_fc only: besides the classes of the global batch, score this share of each rank's
+    # other classes per step (at random); 1 scores all of them.
+    sample_rate: float = 1.0
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -67,8 +68,37 @@ def average_buffers(model: nn.Module) -> None:
             buf /= world
 
 
+def clip_sharded_grad_norm_(
+    replicated: list[nn.Parameter], sharded: list[nn.Parameter], max_norm: float
+) -> torch.Tensor:
+    """``clip_grad_norm_`` when some parameters are sharded over the ranks (a PartialFC head): the
+    norm of the whole model's gradient, replicated parameters counted once and every rank's shard
+    added in, so every rank clips by the same factor and sees the same (finite or not) norm."""
+    device = replicated[0].device
+
+    def sum_of_squares(params: list[nn.Parameter]) -> torch.Tensor:
+        norms = [torch.linalg.vector_norm(p.grad, dtype=torch.float32) for p in params if p.grad is not None]
+        return torch.stack(norms).square().sum() if norms else torch.zeros((), device=device)
+
+    shard = sum_of_squares(sharded)
+    if dist.is_initialized():
+        dist.all_reduce(shard)
+    total = (sum_of_squares(replicated) + shard).sqrt()
+    if max_norm != float("inf"):
+        factor = (max_norm / (total + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_ computes it
+        for p in (*replicated, *sharded):
+            if p.grad is not None:
+                p.grad.mul_(factor)
+    return total
+
+
 class StepLoop:
-    """Runs optimizer steps over an iterator of batches; logs on rank 0; calls ``on_step`` after each."""
+    """Runs optimizer steps over an iterator of batches; logs on rank 0; calls ``on_step`` after each.
+
+    ``model(images, labels)`` gives logits; or, with ``head`` (a PartialFC head, kept out of DDP
+    because its rows differ per rank), ``model(images)`` gives embeddings and
+    ``head.loss_and_correct(embeddings, labels)`` the loss.
+    """
 
     def __init__(
         self,
@@ -81,8 +111,10 @@ class StepLoop:
         grad_clip: float,
         log: JsonlLog | None,
         progress=None,
+        head: nn.Module | None = None,
     ):
         self.model = model
+        self.head = head
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.scaler = scaler
@@ -93,6 +125,8 @@ class StepLoop:
         self.progress = progress
         self.memory_format = memory_format(train_cfg)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        # A sharded head's rows differ per rank: its gradient norm is summed across ranks.
+        self.sharded = [p for p in head.parameters() if p.requires_grad] if head is not None else []
         self._reset_meters()
         self.nonfinite_run = 0  # consecutive skipped steps
         self.throughput = Throughput()
@@ -116,25 +150,40 @@ class StepLoop:
                 sync = nullcontext() if (not ddp or micro == accum - 1) else self.model.no_sync()
                 with sync:
                     with autocast(self.env.device, self.cfg.amp):
-                        logits = self.model(images, labels)
-                    loss = F.cross_entropy(logits, labels)
+                        if self.head is None:
+                            logits = self.model(images, labels)
+                        else:
+                            loss, correct = self.head.loss_and_correct(self.model(images), labels)
+                    if self.head is None:
+                        loss, correct = F.cross_entropy(logits, labels), top1_correct(logits, labels)
                     self.scaler.scale(loss / accum).backward()
                 self.sums += torch.stack(
                     [
                         loss.detach().double() * len(labels),
-                        top1_correct(logits, labels).double(),
+                        correct.double(),
                         torch.tensor(float(len(labels)), device=self.env.device, dtype=torch.float64),
                     ]
                 )
                 self.throughput.add(len(labels) * self.env.world_size)
             self.scaler.unscale_(self.optimizer)  # clip and check the true gradients, not scaled ones
             max_norm = self.grad_clip if self.grad_clip > 0 else float("inf")
-            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-            # Gradients are all-reduced, so every rank sees the same norm and takes the same branch.
+            if self.sharded:
+                self.grad_norm = clip_sharded_grad_norm_(self.params, self.sharded, max_norm)
+            else:
+                self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
+            # Gradients are all-reduced (and a shard's norm summed), so every rank sees the same norm
+            # and takes the same branch.
             finite = bool(torch.isfinite(self.grad_norm))
-            if finite or self.scaler.is_enabled():  # fp16: the scaler skips the step and lowers its scale
-                self.scaler.step(self.optimizer)
-            self.scaler.update()
+            if finite or (self.scaler.is_enabled() and not self.sharded):
+                self.scaler.step(self.optimizer)  # fp16: the scaler skips a non-finite step itself
+                self.scaler.update()  # ... and lowers its scale
+            else:
+                # A shard's inf may be on another rank only, where this rank's scaler would not see
+                # it: every rank skips and lowers the scale alike.
+                backoff = (
+                    self.scaler.get_scale() * self.scaler.get_backoff_factor() if self.scaler.is_enabled() else None
+                )
+                self.scaler.update(backoff)
             self.lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
             self.scheduler.step()
             step += 1
@@ -187,6 +236,8 @@ class StepLoop:
             record["skipped_steps"] = self.skipped  # non-finite gradients: no update
         if self.env.device.type == "cuda":
             record["max_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        else:  # this process's peak resident memory (Linux reports KiB)
+            record["max_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         self._reset_meters()
         if self.env.is_main:
             if self.log is not None:

@@ -10,14 +10,17 @@ from models.backbone import TimmBackbone, build_backbone
 from models.heads import ArcFaceHead, CosFaceHead, NormSoftmaxHead, build_head
 from models.lcnet import LCNet, lcnet
 from models.neck import PoolNeck, SqueezeNeck
+from models.partial_fc import PartialFC
 
 __all__ = [
     "ArcFaceHead",
     "CosFaceHead",
     "DocClassifierNet",
+    "EmbeddingBody",
     "EmbeddingModel",
     "LCNet",
     "NormSoftmaxHead",
+    "PartialFC",
     "PoolNeck",
     "SqueezeNeck",
     "TimmBackbone",
@@ -40,13 +43,27 @@ class EmbeddingModel(nn.Module):
         return F.normalize(self.neck(self.backbone(img)).float(), dim=1)
 
 
-class DocClassifierNet(nn.Module):
-    """Training module: backbone → neck → embedding, then a margin head giving fp32 logits.
+class EmbeddingBody(nn.Module):
+    """backbone → neck, unnormalised: what the margin head sees. With a sharded head (PartialFC),
+    whose rows differ from rank to rank, DDP wraps this alone and the head stays outside."""
 
-    One module, wrapped once in DDP; ``embedding_model()`` shares its backbone and neck.
+    def __init__(self, backbone: nn.Module, neck: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.backbone(images))
+
+
+class DocClassifierNet(nn.Module):
+    """Training module: backbone → neck → embedding, then a margin head giving fp32 logits (or,
+    for a PartialFC head, which never holds all classes' logits, the loss).
+
+    One module, wrapped once in DDP; ``embedding_model()`` and ``body()`` share its backbone and neck.
     """
 
-    def __init__(self, backbone: nn.Module, neck: nn.Module, head: NormSoftmaxHead):
+    def __init__(self, backbone: nn.Module, neck: nn.Module, head: NormSoftmaxHead | PartialFC):
         super().__init__()
         self.backbone = backbone
         self.neck = neck
@@ -61,6 +78,9 @@ class DocClassifierNet(nn.Module):
 
     def embedding_model(self) -> EmbeddingModel:
         return EmbeddingModel(self.backbone, self.neck)
+
+    def body(self) -> EmbeddingBody:
+        return EmbeddingBody(self.backbone, self.neck)
 
 
 @torch.no_grad()
@@ -90,5 +110,10 @@ def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNe
         )
     else:
         neck = PoolNeck(channels, model_cfg.embed_dim, norm=model_cfg.neck_norm, dropout=model_cfg.dropout)
-    head = build_head(model_cfg.head, model_cfg.embed_dim, num_classes, model_cfg.scale, model_cfg.margin)
+    if model_cfg.partial_fc:  # sharded over the ranks of the initialised process group, if any
+        head = PartialFC(
+            model_cfg.embed_dim, num_classes, model_cfg.head, model_cfg.scale, model_cfg.margin, model_cfg.sample_rate
+        )
+    else:
+        head = build_head(model_cfg.head, model_cfg.embed_dim, num_classes, model_cfg.scale, model_cfg.margin)
     return DocClassifierNet(backbone, neck, head)

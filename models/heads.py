@@ -12,6 +12,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+INIT_CHUNK_ROWS = 1 << 16
+
+
+@torch.no_grad()
+def init_class_centres_(weight: torch.Tensor, start: int = 0, num_classes: int | None = None, std: float = 0.01):
+    """Fill ``weight`` with rows ``start`` … of a (num_classes, D) N(0, std²) matrix drawn from the
+    global RNG in fixed chunks of rows: a process holding all the rows and a rank holding a shard
+    get the same numbers, and the whole matrix is never in memory at once. (Up to 65,536 classes
+    this is one ``normal_`` of the whole matrix.)"""
+    num_classes = len(weight) if num_classes is None else num_classes
+    end = start + len(weight)
+    for lo in range(0, min(num_classes, end), INIT_CHUNK_ROWS):
+        hi = min(lo + INIT_CHUNK_ROWS, num_classes)
+        chunk = torch.empty(hi - lo, weight.shape[1]).normal_(0.0, std)
+        a, b = max(lo, start), min(hi, end)
+        if a < b:
+            weight[a - start : b - start] = chunk[a - lo : b - lo]
+
 
 class NormSoftmaxHead(nn.Module):
     """Normalised softmax: logits = s · cos θ (no margin)."""
@@ -20,7 +38,7 @@ class NormSoftmaxHead(nn.Module):
         super().__init__()
         self.scale = scale
         self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
-        nn.init.normal_(self.weight, std=0.01)
+        init_class_centres_(self.weight)
 
     def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
         return F.linear(F.normalize(embeddings.float(), dim=1), F.normalize(self.weight.float(), dim=1))

@@ -23,7 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import build_head
+from .heads import build_head, init_class_centres_
 
 
 def shard_bounds(num_classes: int, world_size: int) -> list[int]:
@@ -35,13 +35,20 @@ def shard_bounds(num_classes: int, world_size: int) -> list[int]:
     return bounds
 
 
-def _gather_uneven(x: torch.Tensor, sizes: list[int], fill: float = 0) -> torch.Tensor:
-    """Every rank's ``x`` (``sizes[r]`` rows on rank r), concatenated in rank order: all_gather
-    needs equal shapes, so each pads to the largest and the padding is cut off again."""
+def _gather_uneven(x: torch.Tensor, sizes: list[int], fill: float = 0, dst: int | None = None) -> torch.Tensor | None:
+    """Every rank's ``x`` (``sizes[r]`` rows on rank r), concatenated in rank order, on every rank
+    (``dst`` None) or on rank ``dst`` only (None elsewhere). The collectives need equal shapes, so
+    each rank pads to the largest and the padding is cut off again."""
     padded = x.new_full((max(sizes), *x.shape[1:]), fill)
     padded[: len(x)] = x
-    parts = [torch.empty_like(padded) for _ in sizes]
-    dist.all_gather(parts, padded)
+    if dst is None:
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded)
+    else:
+        parts = [torch.empty_like(padded) for _ in sizes] if dist.get_rank() == dst else None
+        dist.gather(padded, parts, dst=dst)
+        if parts is None:
+            return None
     return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
 
 
@@ -64,29 +71,35 @@ class _GatherRows(torch.autograd.Function):
 
 class _ShardedCrossEntropy(torch.autograd.Function):
     """Mean softmax cross-entropy of logits whose columns are spread over ranks. ``target`` is the
-    column of each row's class in this rank's logits, or -1 when another rank holds it."""
+    column of each row's class in this rank's logits, or -1 when another rank holds it.
+
+    Returns the loss and, per row, whether its class has the largest logit of all ranks' columns
+    (top-1 of the training step; no gradient)."""
 
     @staticmethod
-    def forward(ctx, logits: torch.Tensor, target: torch.Tensor, distributed: bool) -> torch.Tensor:
+    def forward(ctx, logits: torch.Tensor, target: torch.Tensor, distributed: bool):
         row_max = logits.max(dim=1).values
         if distributed:
             dist.all_reduce(row_max, dist.ReduceOp.MAX)
         exp = torch.exp(logits - row_max[:, None])
         total = exp.sum(dim=1)
+        rows = torch.nonzero(target >= 0).squeeze(1)
+        # The target's probability numerator and logit live on one rank: zeros elsewhere, then a sum.
+        sums = torch.zeros(3, len(logits), dtype=logits.dtype, device=logits.device)
+        sums[0] = total
+        sums[1, rows] = exp[rows, target[rows]]
+        sums[2, rows] = logits[rows, target[rows]]
         if distributed:
-            dist.all_reduce(total)
+            dist.all_reduce(sums)
+        total, target_exp, target_logit = sums
         prob = exp / total[:, None]
-        here = target >= 0
-        rows = torch.nonzero(here).squeeze(1)
-        target_prob = torch.zeros_like(total)
-        target_prob[rows] = prob[rows, target[rows]]
-        if distributed:
-            dist.all_reduce(target_prob)
+        correct = target_logit >= row_max
+        ctx.mark_non_differentiable(correct)
         ctx.save_for_backward(prob, rows, target[rows])
-        return -torch.log(target_prob.clamp_min(1e-30)).mean()
+        return -torch.log((target_exp / total).clamp_min(1e-30)).mean(), correct
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx, grad: torch.Tensor, _correct_grad):
         prob, rows, cols = ctx.saved_tensors
         out = prob.clone()
         out[rows, cols] -= 1.0
@@ -119,11 +132,12 @@ class PartialFC(nn.Module):
         bounds = shard_bounds(num_classes, self.world_size)
         self.start, self.end = bounds[self.rank], bounds[self.rank + 1]
         self.num_classes, self.sample_rate = num_classes, sample_rate
-        # The margin rule (cosface / arcface / softmax) and its scale; its own weight is unused.
-        self.margin_rule = build_head(kind, embed_dim, 1, scale, margin)
-        del self.margin_rule.weight
+        # This rank's rows of the plain head's initial matrix: the same start on any number of ranks.
         self.weight = nn.Parameter(torch.empty(self.end - self.start, embed_dim))
-        nn.init.normal_(self.weight, std=0.01)
+        init_class_centres_(self.weight, self.start, num_classes)
+        # The margin rule (cosface / arcface / softmax) and its scale; it has no rows of its own.
+        self.margin_rule = build_head(kind, embed_dim, 0, scale, margin)
+        del self.margin_rule.weight
         self.last_index: torch.Tensor | None = None  # shard rows scored in the last step (tests read it)
 
     def sample(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,13 +159,21 @@ class PartialFC(nn.Module):
         return index, target
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean margin-softmax loss over the global batch (the same on every rank)."""
+        return self.loss_and_correct(embeddings, labels)[0]
+
+    def loss_and_correct(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss, and how many of *this rank's* rows have their class as the top logit (among the
+        classes scored this step: all of them, or the sampled ones when ``sample_rate`` < 1)."""
         with torch.autocast(embeddings.device.type, enabled=False):
             embeddings = embeddings.float()
+            start, count = 0, len(labels)
             if self.distributed:
                 size = torch.tensor([len(labels)], device=labels.device)
                 sizes = [torch.zeros_like(size) for _ in range(self.world_size)]
                 dist.all_gather(sizes, size)
                 sizes = [int(s) for s in sizes]
+                start = sum(sizes[: self.rank])
                 embeddings = _GatherRows.apply(embeddings, sizes, float(self.world_size))
                 labels = _gather_uneven(labels, sizes, fill=-1)
             index, target = self.sample(labels)
@@ -162,16 +184,32 @@ class PartialFC(nn.Module):
             if len(rows):
                 cos = cos.clone()
                 cos[rows] = self.margin_rule.apply_margin(cos[rows], target[rows])
-            return _ShardedCrossEntropy.apply(self.margin_rule.scale * cos, target, self.distributed)
+            loss, correct = _ShardedCrossEntropy.apply(self.margin_rule.scale * cos, target, self.distributed)
+            return loss, correct[start : start + count].sum()
+
+    def _shard_sizes(self) -> list[int]:
+        bounds = shard_bounds(self.num_classes, self.world_size)
+        return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
 
     @torch.no_grad()
-    def full_weight(self) -> torch.Tensor:
-        """All class centres (num_classes, D), gathered from every rank's shard (a collective: every
-        rank calls it). A checkpoint stores this, so it resumes on any number of ranks."""
+    def gather_rows(self, shard: torch.Tensor, dst: int | None = None) -> torch.Tensor | None:
+        """A (num_classes, …) tensor from every rank's (shard rows, …) part — the weight, or an
+        optimizer state of it — on every rank (``dst`` None) or on rank ``dst`` only (None on the
+        others). A collective: every rank calls it."""
         if not self.distributed:
-            return self.weight.detach().clone()
-        bounds = shard_bounds(self.num_classes, self.world_size)
-        return _gather_uneven(self.weight.detach(), [b - a for a, b in zip(bounds, bounds[1:], strict=False)])
+            return shard.detach().clone()
+        return _gather_uneven(shard.detach(), self._shard_sizes(), dst=dst)
+
+    def shard_rows(self, full: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a (num_classes, …) tensor, however many ranks saved it."""
+        if len(full) != self.num_classes:
+            raise ValueError(f"{len(full)} rows of class centres, expected {self.num_classes}")
+        return full[self.start : self.end]
+
+    def full_weight(self, dst: int | None = None) -> torch.Tensor | None:
+        """All class centres (num_classes, D), gathered from every rank's shard (a collective). A
+        checkpoint stores this, so it resumes on any number of ranks."""
+        return self.gather_rows(self.weight, dst)
 
     @torch.no_grad()
     def load_full_weight(self, full: torch.Tensor) -> None:
@@ -180,7 +218,42 @@ class PartialFC(nn.Module):
             raise ValueError(
                 f"class centres of shape {tuple(full.shape)}, expected {(self.num_classes, self.weight.shape[1])}"
             )
-        self.weight.copy_(full[self.start : self.end])
+        self.weight.copy_(self.shard_rows(full))
+
+    def _optimizer_entry(self, optimizer: torch.optim.Optimizer) -> int:
+        """The number ``optimizer.state_dict()`` gives this head's weight."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        return next(i for i, p in enumerate(params) if p is self.weight)
+
+    def full_optimizer_state(self, optimizer: torch.optim.Optimizer, dst: int | None = None) -> dict | None:
+        """``optimizer.state_dict()`` with this head's per-row state (AdamW's moments, SGD's
+        momentum) gathered to all classes: the same layout as a plain head's, so it loads on any
+        number of ranks. A collective; on rank ``dst`` (every rank when None), None on the others."""
+        state = optimizer.state_dict()
+        entry = self._optimizer_entry(optimizer)
+        mine = state["state"].get(entry, {})
+        full = {}  # a new dict: state_dict() hands out the optimizer's live per-parameter dicts
+        for key, value in mine.items():
+            if torch.is_tensor(value) and value.shape == self.weight.shape:
+                value = self.gather_rows(value, dst)
+                if value is not None and value.device.type != "cpu":
+                    value = value.cpu()  # keep one gathered matrix on the accelerator at a time
+            full[key] = value
+        if dst is not None and self.rank != dst:
+            return None
+        return {**state, "state": {**state["state"], entry: full}} if mine else state
+
+    def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
+        """``optimizer.load_state_dict`` of a state saved with all classes' rows (by
+        ``full_optimizer_state``, or by a plain head), keeping this rank's rows."""
+        entry = self._optimizer_entry(optimizer)
+        if entry in state["state"]:
+            rows = {
+                key: self.shard_rows(value) if torch.is_tensor(value) and value.ndim >= 1 else value
+                for key, value in state["state"][entry].items()
+            }
+            state = {**state, "state": {**state["state"], entry: rows}}
+        optimizer.load_state_dict(state)
 
     def extra_repr(self) -> str:
         rule = self.margin_rule

@@ -55,6 +55,8 @@ def test_overrides_dotted_short_and_equals_forms():
         (["--data.sources", "[{kind: pdf, root: d/pdfs, max_pages: -1}]"], "max_pages"),
         (["--data.sources", "[{kind: pdf, root: d/pdfs}]", "--val_pdf_root", "d/pdfs/val"], "overlaps"),
         (["stray"], "unexpected argument 'stray'"),
+        (["--model.partial_fc", "true", "--model.sample_rate", "0"], "model.sample_rate: must be in"),
+        (["--model.sample_rate", "0.1"], "set model.partial_fc true"),
     ],
 )
 def test_bad_overrides_are_rejected_naming_the_key(args, message):

@@ -15,10 +15,12 @@ from engine.schedule import WarmupDecay
 from models import build_model
 
 
+@pytest.mark.parametrize("partial_fc", [False, True], ids=["plain_head", "partial_fc"])
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_amp_step_runs_and_loss_falls_on_a_tiny_problem(amp):
+def test_amp_step_runs_and_loss_falls_on_a_tiny_problem(amp, partial_fc):
     torch.manual_seed(0)
-    cfg = load_config("tiny_cpu", ["--train.amp", amp, "--train.log_every_steps", "1000"])
+    overrides = ["--train.amp", amp, "--train.log_every_steps", "1000", "--model.partial_fc", str(partial_fc)]
+    cfg = load_config("tiny_cpu", overrides)
     data = build_train_dataset(cfg.data, seed=0)
     images, labels = zip(*(data[i] for i in range(0, 64, 8)), strict=True)  # 8 classes, one image each
     batch = (torch.stack(images), torch.tensor(labels))
@@ -26,11 +28,15 @@ def test_amp_step_runs_and_loss_falls_on_a_tiny_problem(amp):
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     env = DistEnv(0, 1, 0, torch.device("cpu"))
-    loop = StepLoop(model, optimizer, scheduler, grad_scaler(env.device, amp), env, cfg.train, 5.0, None)
+    # A PartialFC head is kept out of what DDP would wrap: the loop runs the body, then the head.
+    body, head = (model.body(), model.head) if partial_fc else (model, None)
+    scaler = grad_scaler(env.device, amp)
+    loop = StepLoop(body, optimizer, scheduler, scaler, env, cfg.train, 5.0, None, head=head)
 
     def loss() -> float:
         with torch.no_grad():
-            return torch.nn.functional.cross_entropy(model(*batch), batch[1]).item()
+            out = model(*batch)  # PartialFC gives the loss itself, the plain head logits
+            return (out if partial_fc else torch.nn.functional.cross_entropy(out, batch[1])).item()
 
     before = loss()
     loop.run(iter([batch] * 25), 25, 0, 0, on_step=lambda s: None)

@@ -25,14 +25,17 @@ def _problem(kind: str):
 
 
 def _reference(kind: str):
-    """The unsharded head on one process: loss, d loss / d embeddings, d loss / d weight."""
+    """The unsharded head on one process: loss, d loss / d embeddings, d loss / d weight, and the
+    AdamW state of the weight after one step."""
     embeddings, labels, weight = _problem(kind)
     head = build_head(kind, EMBED, CLASSES, scale=16.0, margin=0.3)
     head.weight.data.copy_(weight)
     x = embeddings.clone().requires_grad_(True)
     loss = F.cross_entropy(head(x, labels), labels)
     loss.backward()
-    return loss.detach(), x.grad, head.weight.grad
+    optimizer = torch.optim.AdamW(head.parameters(), lr=0.1)
+    optimizer.step()
+    return loss.detach(), x.grad, head.weight.grad, optimizer.state_dict()["state"][0]
 
 
 def test_shard_bounds_cover_every_class_once():
@@ -49,7 +52,7 @@ def test_one_process_equals_the_plain_head(kind):
     x = embeddings.clone().requires_grad_(True)
     loss = head(x, labels)
     loss.backward()
-    ref_loss, ref_x, ref_w = _reference(kind)
+    ref_loss, ref_x, ref_w, _ = _reference(kind)
     torch.testing.assert_close(loss, ref_loss)
     torch.testing.assert_close(x.grad, ref_x)
     torch.testing.assert_close(head.weight.grad, ref_w)
@@ -78,20 +81,31 @@ def _rank(rank: int, world: int, store: str, kind: str, out: str) -> None:
         head = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
         head.weight.data.copy_(weight[head.start : head.end])
         x = embeddings[mine].clone().requires_grad_(True)
-        loss = head(x, labels[mine])
+        loss, correct = head.loss_and_correct(x, labels[mine])
         loss.backward()
         full = head.full_weight()  # what a checkpoint stores
+        on_zero = head.full_weight(dst=0)
+        optimizer = torch.optim.AdamW(head.parameters(), lr=0.1)
+        optimizer.step()
+        state = head.full_optimizer_state(optimizer, dst=0)  # AdamW's moments of all classes, on rank 0
         # Resume onto this number of ranks from a full matrix saved by another number (here: one).
         other = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
         other.load_full_weight(weight * 2)
+        other_optimizer = torch.optim.AdamW(other.parameters(), lr=0.1)
+        saved = {"state": {0: _reference(kind)[3]}, "param_groups": optimizer.state_dict()["param_groups"]}
+        other.load_optimizer_state(other_optimizer, saved)  # a plain head's AdamW state, all rows
         torch.save(
             {
                 "loss": loss.detach(),
+                "correct": correct,
                 "x_grad": x.grad,
                 "w_grad": head.weight.grad,
                 "rows": (head.start, head.end),
                 "full": full,
+                "on_zero": on_zero,
+                "state": state["state"][0] if state is not None else None,
                 "loaded": other.weight.detach(),
+                "loaded_state": other_optimizer.state_dict()["state"][0],
             },
             f"{out}/rank{rank}.pt",
         )
@@ -102,17 +116,30 @@ def _rank(rank: int, world: int, store: str, kind: str, out: str) -> None:
 @pytest.mark.parametrize("kind", ["cosface", "arcface"])
 def test_two_gloo_ranks_equal_one_process_on_the_same_global_batch(kind, tmp_path):
     mp.start_processes(_rank, args=(2, str(tmp_path / "store"), kind, str(tmp_path)), nprocs=2, start_method="spawn")
-    ref_loss, ref_x, ref_w = _reference(kind)
+    ref_loss, ref_x, ref_w, ref_state = _reference(kind)
+    embeddings, labels, weight = _problem(kind)
+    head = build_head(kind, EMBED, CLASSES, scale=16.0, margin=0.3)
+    head.weight.data.copy_(weight)
+    ref_correct = (head(embeddings, labels).argmax(1) == labels).tolist()
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert [r["rows"] for r in results] == [(0, 6), (6, 11)]
     for rank, r in enumerate(results):
         torch.testing.assert_close(r["loss"], ref_loss)  # every rank has the global loss
         start = sum(SIZES[:rank])
+        assert int(r["correct"]) == sum(ref_correct[start : start + SIZES[rank]])  # top-1 of its own rows
         # × world size: DistributedDataParallel averages the backbone's gradients over the ranks.
         torch.testing.assert_close(r["x_grad"], 2 * ref_x[start : start + SIZES[rank]])
         torch.testing.assert_close(r["w_grad"], ref_w[slice(*r["rows"])])
-        torch.testing.assert_close(r["full"], _problem(kind)[2], rtol=0, atol=0)  # 2 shards → 1 matrix
-        torch.testing.assert_close(r["loaded"], 2 * _problem(kind)[2][slice(*r["rows"])], rtol=0, atol=0)
+        torch.testing.assert_close(r["full"], weight, rtol=0, atol=0)  # 2 shards → 1 matrix
+        torch.testing.assert_close(r["loaded"], 2 * weight[slice(*r["rows"])], rtol=0, atol=0)
+        # A saved plain head's AdamW moments load onto this rank as its rows.
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(r["loaded_state"][key], ref_state[key][slice(*r["rows"])], rtol=0, atol=0)
+    # Gathered on rank 0 only: the weight, and AdamW's moments equal to the plain head's after its step.
+    torch.testing.assert_close(results[0]["on_zero"], weight, rtol=0, atol=0)
+    assert results[1]["on_zero"] is None and results[1]["state"] is None
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        torch.testing.assert_close(results[0]["state"][key], ref_state[key])
 
 
 def test_full_weight_round_trips_on_one_process():

@@ -1,5 +1,6 @@
 """Real training runs: one process, two torchrun processes on gloo, resume, AMP."""
 
+import math
 import os
 import shutil
 import subprocess
@@ -38,15 +39,16 @@ def test_single_process_cli_trains_and_writes_run_folder(tmp_path):
     assert set(ckpt) >= {"model", "optimizer", "scheduler", "scaler", "rng", "config"}
     records = read_jsonl(run_dir / "metrics.jsonl")
     assert [r["step"] for r in records] == list(range(1, 17))
-    assert {"loss", "lr", "img_per_s", "acc"} <= set(records[0])
+    assert {"loss", "lr", "img_per_s", "acc", "max_rss_gb"} <= set(records[0])
+    assert 0.1 < records[-1]["max_rss_gb"] < 8  # peak resident memory of the training process, GiB
     assert (run_dir / "config.yaml").read_text().startswith("name: tiny_cpu")
     assert not list(run_dir.glob("*.tmp"))  # atomic writes leave no temporaries
 
 
-def _ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path) -> list[str]:
+def _ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
     """torchrun with ``launch`` options running tests/ddp_worker.py: TINY training of tiny_cpu in
     ``run_dir``, each rank's final weights saved to ``tmp_path/rank<R>.pt``."""
-    worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, "--run-dir", str(run_dir)]
+    worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, *extra, "--run-dir", str(run_dir)]
     return [sys.executable, "-m", "torch.distributed.run", *launch, *worker]
 
 
@@ -73,9 +75,15 @@ def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
     assert len(read_jsonl(run_dir / "metrics.jsonl")) == 8
 
 
-def test_two_torchrun_nodes_on_localhost_train_together(tmp_path):
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--model.partial_fc", "true", "--model.sample_rate", "0.5", "--train.amp", "bf16")],
+    ids=["plain_head", "partial_fc_sampled_bf16"],
+)
+def test_two_torchrun_nodes_on_localhost_train_together(tmp_path, extra):
     """Multi-node as on a cluster: one torchrun per node, one process each, meeting at a c10d
-    rendezvous endpoint (here both nodes are this machine)."""
+    rendezvous endpoint (here both nodes are this machine). Also with the class centres sharded
+    across the nodes (PartialFC), half of each shard's other classes sampled per step, under bf16."""
     import socket
 
     with socket.socket() as s:
@@ -83,7 +91,7 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path):
         port = s.getsockname()[1]
     run_dir = tmp_path / "run"
     launch = ["--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}"]
-    cmd = _ddp_worker_cmd([*launch, "--rdzv-id=docclassifier-test"], tmp_path, run_dir)
+    cmd = _ddp_worker_cmd([*launch, "--rdzv-id=docclassifier-test"], tmp_path, run_dir, extra)
     nodes = [  # the same command on each "node"
         subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ONE_THREAD)
         for _ in range(2)
@@ -92,10 +100,16 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path):
     assert [n.returncode for n in nodes] == [0, 0], "\n".join(outputs)
     assert sum("2 process(es) on cpu" in out for out in outputs) == 1  # global rank 0 reports, on one node
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    for k in ranks[0]:
-        torch.testing.assert_close(ranks[0][k], ranks[1][k], rtol=0, atol=0, msg=k)
     ckpt = load_checkpoint(run_dir / "last.pt")
     assert ckpt["world_size"] == 2 and ckpt["step"] == 8
+    if extra:  # each node holds its half of the class centres; the checkpoint all of them
+        shards = [r.pop("head.weight") for r in ranks]
+        assert [len(s) for s in shards] == [8, 8]
+        torch.testing.assert_close(ckpt["model"]["head.weight"], torch.cat(shards), rtol=0, atol=0)
+    for k in ranks[0]:
+        torch.testing.assert_close(ranks[0][k], ranks[1][k], rtol=0, atol=0, msg=k)
+    losses = _losses(run_dir)
+    assert len(losses) == 8 and all(map(math.isfinite, losses))
 
 
 def test_resume_continues_the_same_curve(tmp_path):
@@ -346,3 +360,88 @@ def test_a_full_disk_at_checkpoint_time_stops_the_run_with_one_line(tmp_path):
     assert last.startswith(f"train.py: error: {run_dir / 'last.pt'}: cannot write the step ")
     assert last.endswith("checkpoint (No space left on device); the previous one is intact")
     assert "Traceback" not in proc.stderr
+
+
+# PartialFC: the class-sharded head in real training runs. Its checkpoint holds every class's centre
+# and optimizer state in the plain head's layout, so each run below is compared with the plain head's.
+# Over a step or two, with SGD: the tiny model is chaotic enough that float rounding differences (the
+# two compute the same loss in another order) grow visibly within a few steps, and AdamW turns
+# rounding-level gradients of opposite sign into updates of ±lr at once. A wiring error (DDP averaging
+# a shard, a shard's gradient norm left out of clipping, rows of the wrong rank) differs at step 1.
+# AdamW's moments go through the same gathering and sharding: tests/test_partial_fc.py checks them.
+PARTIAL = ["--model.partial_fc", "true"]
+SGD = ["--optim.name", "sgd", "--optim.lr", "0.01", "--optim.grad_clip", "1.0"]  # clipping bites (norms ~30)
+
+
+def _torchrun(tmp_path: Path, run_dir: Path, args: list[str]) -> None:
+    """Two ranks on gloo; each saves its final weights to tmp_path/<run_dir name>/rank<R>.pt."""
+    out = tmp_path / run_dir.name
+    out.mkdir(exist_ok=True)
+    worker = ["tests/ddp_worker.py", str(out), *args, "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *worker]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=ONE_THREAD)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _assert_checkpoints_close(a: Path, b: Path) -> None:
+    """The same step, weights and optimizer state (SGD's momentum of every parameter)."""
+    ca, cb = load_checkpoint(a / "last.pt"), load_checkpoint(b / "last.pt")
+    assert ca["step"] == cb["step"]
+    assert ca["model"]["head.weight"].shape == cb["model"]["head.weight"].shape == (16, 64)
+    torch.testing.assert_close(ca["model"], cb["model"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ca["optimizer"]["state"], cb["optimizer"]["state"], rtol=1e-4, atol=1e-5)
+
+
+def test_partial_fc_on_one_process_trains_as_the_plain_head(tmp_path):
+    args = ["--cfg", "tiny_cpu", *TINY, *SGD, "--train.stop_after_steps", "2"]
+    run([*args, "--run-dir", str(tmp_path / "plain")])
+    sharded = run([*args, *PARTIAL, "--run-dir", str(tmp_path / "partial")])
+    assert type(sharded.model.head).__name__ == "PartialFC"
+    assert _losses(tmp_path / "partial") == pytest.approx(_losses(tmp_path / "plain"), rel=1e-5)
+    accuracy = [[r["acc"] for r in read_jsonl(tmp_path / d / "metrics.jsonl")] for d in ("plain", "partial")]
+    assert accuracy[0] == accuracy[1]
+    _assert_checkpoints_close(tmp_path / "partial", tmp_path / "plain")
+
+
+def test_partial_fc_on_two_ranks_matches_ddp_and_resumes_on_one_process(tmp_path):
+    args = ["--cfg", "tiny_cpu", *TINY, *SGD, "--train.stop_after_steps", "1"]
+    _torchrun(tmp_path, tmp_path / "partial", [*args, *PARTIAL])
+    _torchrun(tmp_path, tmp_path / "plain", args)
+    # Two shards of 8 classes, gathered into rank 0's checkpoint: the plain DDP run's state.
+    shards = [torch.load(tmp_path / "partial" / f"rank{r}.pt", weights_only=True)["head.weight"] for r in (0, 1)]
+    assert [len(s) for s in shards] == [8, 8]
+    ckpt = load_checkpoint(tmp_path / "partial" / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["step"] == 1
+    torch.testing.assert_close(ckpt["model"]["head.weight"], torch.cat(shards), rtol=0, atol=0)
+    _assert_checkpoints_close(tmp_path / "partial", tmp_path / "plain")
+    # 2 ranks → 1 process: the sharded run goes on as the plain one does.
+    resumed = run(["--resume", str(tmp_path / "partial"), "--train.stop_after_steps", "2"])
+    run(["--resume", str(tmp_path / "plain"), "--train.stop_after_steps", "2"])
+    assert resumed.step == 2 and resumed.model.head.weight.shape == (16, 64)
+    _assert_checkpoints_close(tmp_path / "partial", tmp_path / "plain")
+
+
+def test_partial_fc_resumes_from_one_process_onto_two_ranks(tmp_path):
+    run(
+        [
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            *SGD,
+            *PARTIAL,
+            "--run-dir",
+            str(tmp_path / "one"),
+            "--train.stop_after_steps",
+            "1",
+        ]
+    )
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    # 1 process → 2 ranks, sharded (each rank takes its rows of weights and momenta) and plain DDP.
+    more = ["--train.stop_after_steps", "2"]
+    _torchrun(tmp_path, tmp_path / "one", ["--resume", str(tmp_path / "one"), *more])
+    _torchrun(tmp_path, tmp_path / "two", ["--resume", str(tmp_path / "two"), "--model.partial_fc", "false", *more])
+    ckpt = load_checkpoint(tmp_path / "one" / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["step"] == 2
+    rank1 = torch.load(tmp_path / "one" / "rank1.pt", weights_only=True)["head.weight"]
+    torch.testing.assert_close(rank1, ckpt["model"]["head.weight"][8:], rtol=0, atol=0)
+    _assert_checkpoints_close(tmp_path / "one", tmp_path / "two")
