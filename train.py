@@ -160,7 +160,7 @@ def run(argv: list[str]) -> TrainResult:
     # Model: the same initial weights on every rank (DDP also broadcasts rank 0's); a PartialFC
     # head holds this rank's rows of the class centres only.
     model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes).to(env.device)
-    head = model.head if cfg.model.partial_fc else None
+    train_model, head = model.training_parts()
     optimizer = build_optimizer(model, cfg.optim)
     schedule = WarmupDecay(
         total_steps, cfg.optim.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr_ratio, cfg.optim.poly_power
@@ -197,7 +197,6 @@ def run(argv: list[str]) -> TrainResult:
 
     # DDP averages the gradients of what it wraps: all of the model, or with a sharded head (whose
     # rows differ per rank) the backbone and neck only.
-    train_model = model if head is None else model.body()
     if env.distributed:
         device_ids = [env.device.index] if env.device.type == "cuda" else None
         train_model = DistributedDataParallel(train_model, device_ids=device_ids)
@@ -209,8 +208,7 @@ def run(argv: list[str]) -> TrainResult:
         rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
         weights, optimizer_state = model.state_dict(), optimizer.state_dict()
         if head is not None:  # all classes' rows, gathered on rank 0 (collectives: every rank calls)
-            full = head.full_weight(dst=0)
-            weights["head.weight"] = full.cpu() if full is not None else None  # free the accelerator's copy
+            weights["head.weight"] = head.full_weight(dst=0)
             optimizer_state = head.full_optimizer_state(optimizer, dst=0)
         if env.is_main:
             state = {

@@ -69,8 +69,7 @@ def rank_main(rank: int, world: int, store: str, spec: dict, out: str) -> None:
         optimizer = build_optimizer(model, cfg.optim)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
         env = DistEnv(rank, world, 0, torch.device("cpu"))
-        head = model.head if cfg.model.partial_fc else None
-        body = model.body() if head is not None else model
+        body, head = model.training_parts()
         if world > 1:
             body = torch.nn.parallel.DistributedDataParallel(body)
         cfg.train.log_every_steps = 10**9

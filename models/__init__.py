@@ -82,6 +82,11 @@ class DocClassifierNet(nn.Module):
     def body(self) -> EmbeddingBody:
         return EmbeddingBody(self.backbone, self.neck)
 
+    def training_parts(self) -> tuple[nn.Module, PartialFC | None]:
+        """What DDP wraps and the loop runs, and the head to run after it outside DDP: the whole
+        module and None, or for a PartialFC head (rows differ per rank) the body and the head."""
+        return (self.body(), self.head) if isinstance(self.head, PartialFC) else (self, None)
+
 
 @torch.no_grad()
 def _feature_shape(backbone: nn.Module, image_size: int) -> tuple[int, int, int]:

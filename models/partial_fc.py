@@ -194,11 +194,14 @@ class PartialFC(nn.Module):
     @torch.no_grad()
     def gather_rows(self, shard: torch.Tensor, dst: int | None = None) -> torch.Tensor | None:
         """A (num_classes, …) tensor from every rank's (shard rows, …) part — the weight, or an
-        optimizer state of it — on every rank (``dst`` None) or on rank ``dst`` only (None on the
-        others). A collective: every rank calls it."""
+        optimizer state of it — on every rank (``dst`` None), or for a checkpoint on rank ``dst``
+        only, in CPU memory (None on the others: an accelerator never keeps more than one gathered
+        matrix). A collective: every rank calls it."""
         if not self.distributed:
-            return shard.detach().clone()
-        return _gather_uneven(shard.detach(), self._shard_sizes(), dst=dst)
+            full = shard.detach().clone()
+        else:
+            full = _gather_uneven(shard.detach(), self._shard_sizes(), dst=dst)
+        return full.cpu() if dst is not None and full is not None else full
 
     def shard_rows(self, full: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a (num_classes, …) tensor, however many ranks saved it."""
@@ -236,8 +239,6 @@ class PartialFC(nn.Module):
         for key, value in mine.items():
             if torch.is_tensor(value) and value.shape == self.weight.shape:
                 value = self.gather_rows(value, dst)
-                if value is not None and value.device.type != "cpu":
-                    value = value.cpu()  # keep one gathered matrix on the accelerator at a time
             full[key] = value
         if dst is not None and self.rank != dst:
             return None

@@ -29,7 +29,8 @@ def test_amp_step_runs_and_loss_falls_on_a_tiny_problem(amp, partial_fc):
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     env = DistEnv(0, 1, 0, torch.device("cpu"))
     # A PartialFC head is kept out of what DDP would wrap: the loop runs the body, then the head.
-    body, head = (model.body(), model.head) if partial_fc else (model, None)
+    body, head = model.training_parts()
+    assert (head is not None) == partial_fc
     scaler = grad_scaler(env.device, amp)
     loop = StepLoop(body, optimizer, scheduler, scaler, env, cfg.train, 5.0, None, head=head)
 
