@@ -59,12 +59,12 @@ def onnx_embedder(model: str) -> Embedder:
     return Embedder(clf.embed, clf.model.threshold, Path(model).stem, clf.model.preprocess.size)
 
 
-def checkpoint_embedder(ckpt: str) -> Embedder:
+def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
     import torch  # a checkpoint needs the training stack; ONNX models do not
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, load_model_weights
+    from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, load_model_weights, model_weights
     from models import build_model
 
     path = checkpoint_path(ckpt)
@@ -72,7 +72,7 @@ def checkpoint_embedder(ckpt: str) -> Embedder:
         state = load_checkpoint(path)
         cfg = config_from_dict(state["config"])
         net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
-        load_model_weights(net, state["model"], path)
+        load_model_weights(net, model_weights(state, raw), path)
     except CheckpointError as e:
         raise InferError(str(e)) from None
     model = net.embedding_model().eval()
@@ -82,7 +82,8 @@ def checkpoint_embedder(ckpt: str) -> Embedder:
     def embed(images):
         return model(torch.stack([transform(im) for im in images])).numpy()
 
-    return Embedder(embed, state.get("threshold"), f"{cfg.name}-step{state['step']}", cfg.data.image_size)
+    name = f"{cfg.name}-step{state['step']}" + ("-ema" if "ema" in state and not raw else "")
+    return Embedder(embed, state.get("threshold"), name, cfg.data.image_size)
 
 
 def run_eval(
@@ -130,11 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--model", help="exported ONNX model")
     source.add_argument("--ckpt", help="training checkpoint or run folder")
     parser.add_argument("--data", required=True, help="folder with register/ and queries/<type>/")
+    parser.add_argument(
+        "--raw-weights", action="store_true", help="with --ckpt: the trained weights, not their moving average"
+    )
     parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     args = parser.parse_args(argv)
     try:
-        embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt)
+        embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
         name, data = embedder.name, Path(args.data)
         threshold = args.threshold if args.threshold is not None else embedder.threshold
         result, table = run_eval(embedder, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr))

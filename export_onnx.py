@@ -25,7 +25,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import SyntheticDocuments, eval_transform
-from engine.checkpoint import CheckpointError, atomic_write, checkpoint_path, load_checkpoint, load_model_weights
+from engine.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    checkpoint_path,
+    load_checkpoint,
+    load_model_weights,
+    model_weights,
+)
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
@@ -48,6 +55,10 @@ class ExportArgs:  # argparse-dataclass reads real annotations: no `from __futur
     out: Optional[str] = field(default=None, metadata={"help": "output file (default: <onnx.export_dir>/<name>.onnx)"})
     threshold: Optional[float] = field(
         default=None, metadata={"help": "match threshold to record (score = (cos+1)/2); default: calibrated"}
+    )
+    raw_weights: bool = field(
+        default=False,
+        metadata={"help": "export the trained weights, not their moving average (runs with train.ema_decay)"},
     )
     calibration_types: int = field(
         default=100, metadata={"help": "held-out synthetic types to calibrate the threshold on (0: none)"}
@@ -92,11 +103,11 @@ def read_checkpoint(ckpt_path: Path) -> dict:
         raise ExportError(str(e)) from None
 
 
-def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config) -> EmbeddingModel:
+def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config, raw: bool = False) -> EmbeddingModel:
     check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
     model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
     try:
-        load_model_weights(model, ckpt["model"], ckpt_path)
+        load_model_weights(model, model_weights(ckpt, raw), ckpt_path)
     except CheckpointError as e:
         raise ExportError(str(e)) from None
     return model.embedding_model().eval()
@@ -190,7 +201,7 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
     }
 
 
-def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict) -> dict[str, str]:
+def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) -> dict[str, str]:
     """What infer.py needs to preprocess exactly as training did, and what a person wants to know."""
     meta = {
         "docclassifier.format": "1",
@@ -211,6 +222,7 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict) -> dict[str, str]:
         "num_params": str(sum(p.numel() for p in model.parameters())),
         "flops": str(count_flops(model, cfg.data.image_size)),
         "train_step": str(ckpt.get("step", "")),
+        "weights": "ema" if "ema" in ckpt and not raw else "trained",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return meta
@@ -238,14 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(cfg.onnx.export_dir) / f"{cfg.name}.onnx"
 
     torch.manual_seed(0)
-    model = load_embedding_model(ckpt, ckpt_path, cfg)
+    model = load_embedding_model(ckpt, ckpt_path, cfg, args.raw_weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:  # only a file that passed every check lands at `out`
         export(model, cfg, tmp)
         proto = onnx.load(str(tmp))
         onnx.checker.check_model(proto, full_check=True)
         check_dynamic_batch(proto, cfg)
-        meta = metadata(cfg, model, ckpt)
+        meta = metadata(cfg, model, ckpt, args.raw_weights)
         if args.threshold is not None:
             meta["threshold"] = repr(float(args.threshold))
         elif args.calibration_types > 0:
@@ -265,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         if worst > PARITY_TOLERANCE:
             raise ExportError(f"{out}: onnxruntime differs from PyTorch by {worst:.2e} (> {PARITY_TOLERANCE:.0e})")
     size_mb = out.stat().st_size / 2**20
-    print(f"exported {out} ({size_mb:.1f} MB) from {ckpt_path} (step {ckpt.get('step')}), config {cfg.name}")
+    print(
+        f"exported {out} ({size_mb:.1f} MB) from {ckpt_path} (step {ckpt.get('step')}, "
+        f"{'moving-average' if meta['weights'] == 'ema' else 'trained'} weights), config {cfg.name}"
+    )
     return 0
 
 

@@ -35,11 +35,12 @@ from engine.checkpoint import (
     set_rng_state,
 )
 from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
+from engine.ema import WeightEMA
 from engine.loop import NonFiniteError, StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
 from engine.verification import VerificationSet
-from models import build_model
+from models import EmbeddingModel, build_model
 
 
 @dataclass
@@ -192,8 +193,13 @@ def run(argv: list[str]) -> TrainResult:
         set_rng_state(ckpt["rng"][env.rank])
     else:
         seed_everything(tc.seed + env.rank + step)
-    del ckpt
     model = model.to(memory_format=memory_format(tc))
+    # The moving average follows the backbone and neck on rank 0, which alone validates and saves
+    # (every rank's weights are the same); made after the memory-format change it must share.
+    ema = WeightEMA(model.body(), tc.ema_decay) if tc.ema_decay and env.is_main else None
+    if ema is not None and ckpt is not None and "ema" in ckpt:
+        ema.load_state_dict(ckpt["ema"])
+    del ckpt
 
     # DDP averages the gradients of what it wraps: all of the model, or with a sharded head (whose
     # rows differ per rank) the backbone and neck only.
@@ -213,6 +219,7 @@ def run(argv: list[str]) -> TrainResult:
         if env.is_main:
             state = {
                 "model": weights,
+                **({"ema": ema.state_dict()} if ema is not None else {}),
                 "optimizer": optimizer_state,
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -239,11 +246,20 @@ def run(argv: list[str]) -> TrainResult:
             validations["val_pdf_"] = VerificationSet.from_pdf_pages(tc.val_pdf_root, tc.val_types)
     eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
 
+    # Validated: the trained weights, and their moving average where one is kept.
+    validated = {"": model}
+    if ema is not None:
+        validated["ema_"] = ema.module
+
     def on_step(step: int) -> None:
+        if ema is not None:
+            ema.update(step)
         if validations and (step % tc.val_every_steps == 0 or step == end_step):
             record = {}
             for prefix, validation in validations.items():
-                record.update(validation.evaluate_model(model.embedding_model(), eval_images, env.device, prefix))
+                for name, weights in validated.items():
+                    embedder = EmbeddingModel(weights.backbone, weights.neck).train(weights.training)
+                    record.update(validation.evaluate_model(embedder, eval_images, env.device, prefix + name))
             log.write({"step": step, **record})
             progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
         if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:

@@ -106,12 +106,12 @@ def torch_figures(meta: dict, args) -> dict:
 
     cfg = config_from_dict(yaml.safe_load(meta["config_yaml"]))
     if args.ckpt:
-        from engine.checkpoint import checkpoint_path, load_checkpoint, load_model_weights
+        from engine.checkpoint import checkpoint_path, load_checkpoint, load_model_weights, model_weights
 
         path = checkpoint_path(args.ckpt)
         state = load_checkpoint(path)
         net = build_model(cfg.model, cfg.data.image_size, num_classes=state["num_classes"])
-        load_model_weights(net, state["model"], path)
+        load_model_weights(net, model_weights(state), path)
     else:
         net = build_model(cfg.model, cfg.data.image_size, num_classes=2)  # the head is not run
     model = net.embedding_model().eval()

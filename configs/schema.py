@@ -115,6 +115,10 @@ class TrainConfig:
     val_every_steps: int = 0
     val_types: int = 100
     val_pdf_root: str = ""  # also validate on pages of the PDFs here (never a training folder)
+    # >0: keep an exponential moving average of the backbone and neck weights with this decay (e.g.
+    # 0.999; engine/ema.py); checkpoints hold it, validation reports it as val_ema_*, and export_onnx.py
+    # and eval.py use it unless told --raw-weights. 0: off.
+    ema_decay: float = 0.0
 
 
 @dataclass

@@ -84,6 +84,14 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], p
     model.load_state_dict(state)
 
 
+def model_weights(ckpt: dict[str, Any], raw: bool = False) -> dict[str, torch.Tensor]:
+    """The weights to load from a checkpoint: the moving average of the backbone and neck where the
+    run kept one (``train.ema_decay``) over the trained weights, or with ``raw`` the trained ones."""
+    if raw or "ema" not in ckpt:
+        return ckpt["model"]
+    return {**ckpt["model"], **ckpt["ema"]}
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Tensors and plain containers only: a checkpoint can never run code when loaded."""
     path = Path(path)

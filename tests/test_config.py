@@ -57,6 +57,7 @@ def test_overrides_dotted_short_and_equals_forms():
         (["stray"], "unexpected argument 'stray'"),
         (["--model.partial_fc", "true", "--model.sample_rate", "0"], "model.sample_rate: must be in"),
         (["--model.sample_rate", "0.1"], "set model.partial_fc true"),
+        (["--train.ema_decay", "1"], "train.ema_decay: must be in"),
     ],
 )
 def test_bad_overrides_are_rejected_naming_the_key(args, message):
