@@ -77,13 +77,17 @@ def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [(), ("--model.partial_fc", "true", "--model.sample_rate", "0.5", "--train.amp", "bf16")],
-    ids=["plain_head", "partial_fc_sampled_bf16"],
+    [
+        (),
+        ("--model.partial_fc", "true", "--model.sample_rate", "0.5", "--train.amp", "bf16", "--train.ema_decay", "0.9"),
+    ],
+    ids=["plain_head", "partial_fc_sampled_bf16_ema"],
 )
 def test_two_torchrun_nodes_on_localhost_train_together(tmp_path, extra):
     """Multi-node as on a cluster: one torchrun per node, one process each, meeting at a c10d
     rendezvous endpoint (here both nodes are this machine). Also with the class centres sharded
-    across the nodes (PartialFC), half of each shard's other classes sampled per step, under bf16."""
+    across the nodes (PartialFC), half of each shard's other classes sampled per step, under bf16,
+    with a weight average kept."""
     import socket
 
     with socket.socket() as s:
@@ -106,6 +110,9 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path, extra):
         shards = [r.pop("head.weight") for r in ranks]
         assert [len(s) for s in shards] == [8, 8]
         torch.testing.assert_close(ckpt["model"]["head.weight"], torch.cat(shards), rtol=0, atol=0)
+        # The average of the body (DDP-wrapped, the same on both ranks), not of the sharded head.
+        assert set(ckpt["ema"]) == {k for k in ckpt["model"] if not k.startswith("head.")}
+        assert all(torch.isfinite(v).all() for v in ckpt["ema"].values())
     for k in ranks[0]:
         torch.testing.assert_close(ranks[0][k], ranks[1][k], rtol=0, atol=0, msg=k)
     losses = _losses(run_dir)
