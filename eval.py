@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     args = parser.parse_args(argv)
+    if args.raw_weights and not args.ckpt:
+        parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
     try:
         embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
         name, data = embedder.name, Path(args.data)

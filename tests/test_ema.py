@@ -125,3 +125,12 @@ def test_export_and_eval_use_the_average_unless_told_raw_weights(ema_run, tmp_pa
 
     embedder = checkpoint_embedder(str(ema_run), raw=raw)
     assert embedder.name.endswith("step16" if raw else "step16-ema")
+
+
+def test_raw_weights_with_an_onnx_model_is_refused(tmp_path, capsys):
+    from eval import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tmp_path / "m.onnx"), "--data", str(tmp_path), "--raw-weights"])
+    assert exit_info.value.code == 2
+    assert "--raw-weights chooses a checkpoint's weights: use it with --ckpt" in capsys.readouterr().err
