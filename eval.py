@@ -64,7 +64,14 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, load_model_weights, model_weights
+    from engine.checkpoint import (
+        CheckpointError,
+        checkpoint_path,
+        load_checkpoint,
+        load_model_weights,
+        model_weights,
+        uses_average,
+    )
     from models import build_model
 
     path = checkpoint_path(ckpt)
@@ -82,7 +89,7 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
     def embed(images):
         return model(torch.stack([transform(im) for im in images])).numpy()
 
-    name = f"{cfg.name}-step{state['step']}" + ("-ema" if "ema" in state and not raw else "")
+    name = f"{cfg.name}-step{state['step']}" + ("-ema" if uses_average(state, raw) else "")
     return Embedder(embed, state.get("threshold"), name, cfg.data.image_size)
 
 

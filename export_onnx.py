@@ -32,6 +32,7 @@ from engine.checkpoint import (
     load_checkpoint,
     load_model_weights,
     model_weights,
+    uses_average,
 )
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
@@ -222,7 +223,7 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) 
         "num_params": str(sum(p.numel() for p in model.parameters())),
         "flops": str(count_flops(model, cfg.data.image_size)),
         "train_step": str(ckpt.get("step", "")),
-        "weights": "ema" if "ema" in ckpt and not raw else "trained",
+        "weights": "ema" if uses_average(ckpt, raw) else "trained",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return meta

@@ -84,12 +84,15 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], p
     model.load_state_dict(state)
 
 
+def uses_average(ckpt: dict[str, Any], raw: bool = False) -> bool:
+    """Whether ``model_weights(ckpt, raw)`` gives the moving average (the run kept one, not ``raw``)."""
+    return "ema" in ckpt and not raw
+
+
 def model_weights(ckpt: dict[str, Any], raw: bool = False) -> dict[str, torch.Tensor]:
     """The weights to load from a checkpoint: the moving average of the backbone and neck where the
     run kept one (``train.ema_decay``) over the trained weights, or with ``raw`` the trained ones."""
-    if raw or "ema" not in ckpt:
-        return ckpt["model"]
-    return {**ckpt["model"], **ckpt["ema"]}
+    return {**ckpt["model"], **ckpt["ema"]} if uses_average(ckpt, raw) else ckpt["model"]
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

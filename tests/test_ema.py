@@ -39,7 +39,7 @@ def test_each_update_blends_in_the_new_weights_and_buffers_at_the_warmed_up_deca
         else:  # num_batches_tracked: copied
             assert torch.equal(v, new[k]) and v.item() == 1
     assert not ema.module.training and not any(p.requires_grad for p in ema.module.parameters())
-    # The followed module's own tensors are untouched, and a saved average loads back.
+    # A saved average loads back into another.
     other = WeightEMA(_net(), decay=0.9)
     other.load_state_dict(ema.state_dict())
     torch.testing.assert_close(other.state_dict(), ema.state_dict())
