@@ -64,25 +64,15 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import (
-        CheckpointError,
-        checkpoint_path,
-        load_checkpoint,
-        load_model_weights,
-        model_weights,
-        uses_average,
-    )
-    from models import build_model
+    from engine.checkpoint import CheckpointError, checkpoint_path, embedding_model, load_checkpoint, uses_average
 
     path = checkpoint_path(ckpt)
     try:
         state = load_checkpoint(path)
         cfg = config_from_dict(state["config"])
-        net = build_model(cfg.model, cfg.data.image_size, state["num_classes"])
-        load_model_weights(net, model_weights(state, raw), path)
+        model = embedding_model(state, path, cfg, raw)
     except CheckpointError as e:
         raise InferError(str(e)) from None
-    model = net.embedding_model().eval()
     transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
 
     @torch.no_grad()

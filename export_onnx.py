@@ -29,14 +29,13 @@ from engine.checkpoint import (
     CheckpointError,
     atomic_write,
     checkpoint_path,
+    embedding_model,
     load_checkpoint,
-    load_model_weights,
-    model_weights,
     uses_average,
 )
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
-from models import EmbeddingModel, build_model
+from models import EmbeddingModel
 
 PARITY_TOLERANCE = 1e-4
 # Keys that change the exported graph or its preprocessing: checkpoint and config must agree on them.
@@ -106,12 +105,10 @@ def read_checkpoint(ckpt_path: Path) -> dict:
 
 def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config, raw: bool = False) -> EmbeddingModel:
     check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
-    model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
     try:
-        load_model_weights(model, model_weights(ckpt, raw), ckpt_path)
+        return embedding_model(ckpt, ckpt_path, cfg, raw)
     except CheckpointError as e:
         raise ExportError(str(e)) from None
-    return model.embedding_model().eval()
 
 
 def count_flops(model: torch.nn.Module, image_size: int) -> int:

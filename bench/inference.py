@@ -102,19 +102,15 @@ def torch_figures(meta: dict, args) -> dict:
     import yaml
 
     from configs import config_from_dict
+    from engine.checkpoint import checkpoint_path, embedding_model, load_checkpoint
     from models import build_model
 
     cfg = config_from_dict(yaml.safe_load(meta["config_yaml"]))
     if args.ckpt:
-        from engine.checkpoint import checkpoint_path, load_checkpoint, load_model_weights, model_weights
-
         path = checkpoint_path(args.ckpt)
-        state = load_checkpoint(path)
-        net = build_model(cfg.model, cfg.data.image_size, num_classes=state["num_classes"])
-        load_model_weights(net, model_weights(state), path)
-    else:
-        net = build_model(cfg.model, cfg.data.image_size, num_classes=2)  # the head is not run
-    model = net.embedding_model().eval()
+        model = embedding_model(load_checkpoint(path), path, cfg)
+    else:  # random weights of the same architecture: the head is not run
+        model = build_model(cfg.model, cfg.data.image_size, num_classes=2).embedding_model().eval()
     torch.set_num_threads(args.threads or os.cpu_count())
     size = cfg.data.image_size
     one, many = torch.randn(1, 3, size, size), torch.randn(64, 3, size, size)
