@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
+from engine.budget import TimeBudget
 from engine.checkpoint import (
     CheckpointError,
     checkpoint_path,
@@ -41,6 +42,8 @@ from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
 from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
+
+BUDGET_FIT_EVERY = 20  # steps between fits of the run's end to its time budget (a collective under DDP)
 
 
 @dataclass
@@ -138,6 +141,8 @@ class TrainResult:
 def run(argv: list[str]) -> TrainResult:
     """Everything ``main`` does, returning the trained module (tests inspect every rank's)."""
     args, cfg, ckpt, ckpt_path = parse_args(argv)
+    # The run's time zero, earlier invocations included (a resumed run carries on its clock).
+    started = time.perf_counter() - (ckpt.get("train_seconds", 0.0) if ckpt is not None else 0.0)
     env = init_distributed(cfg.train.device)
     tc = cfg.train
     run_dir = make_run_dir(cfg, args, ckpt_path, env)
@@ -153,10 +158,21 @@ def run(argv: list[str]) -> TrainResult:
             f"{len(dataset)} samples are too few for train.batch_size={tc.batch_size} × "
             f"{env.world_size} processes × train.grad_accum={tc.grad_accum}"
         )
-    total_steps = tc.epochs * steps_per_epoch
+    step_limit = tc.epochs * steps_per_epoch
     if tc.max_steps:
-        total_steps = min(total_steps, tc.max_steps)
-    end_step = min(total_steps, tc.stop_after_steps) if tc.stop_after_steps else total_steps
+        step_limit = min(step_limit, tc.max_steps)
+    total_steps = step_limit
+    budget = None
+    if tc.time_budget_min:
+        rate = ckpt.get("steps_per_second") if ckpt is not None else None
+        budget = TimeBudget(tc.time_budget_min * 60, started, rate)
+        if ckpt is not None:  # the end the last measured speed gives, until this invocation measures its own
+            total_steps = budget.end_step(ckpt["step"], ckpt["total_steps"], step_limit)
+
+    def end_of_invocation() -> int:
+        return min(total_steps, tc.stop_after_steps) if tc.stop_after_steps else total_steps
+
+    end_step = end_of_invocation()
 
     # Model: the same initial weights on every rank (DDP also broadcasts rank 0's); a PartialFC
     # head holds this rank's rows of the class centres only.
@@ -226,6 +242,8 @@ def run(argv: list[str]) -> TrainResult:
                 "step": step,
                 "epoch": step // steps_per_epoch,
                 "total_steps": total_steps,
+                "train_seconds": time.perf_counter() - started,
+                **({"steps_per_second": budget.steps_per_second(step)} if budget is not None else {}),
                 "num_classes": dataset.num_classes,
                 "world_size": env.world_size,
                 "rng": rngs,
@@ -251,9 +269,32 @@ def run(argv: list[str]) -> TrainResult:
     if ema is not None:
         validated["ema_"] = ema.module
 
-    def on_step(step: int) -> None:
+    def fit_to_budget(step: int) -> None:
+        """Move the run's last step to where the measured speed meets the end of the time budget
+        (decided on rank 0, the same on every rank)."""
+        nonlocal total_steps, end_step
+        budget.observe(step)
+        if step % BUDGET_FIT_EVERY:
+            return
+        fitted = broadcast_object(budget.end_step(step, total_steps, step_limit) if env.is_main else None)
+        if fitted == total_steps:
+            return
+        total_steps = fitted
+        schedule.set_total(total_steps)
+        end_step = end_of_invocation()
+        progress.total = end_step
+        progress.refresh()
+        if env.is_main:
+            log.write({"step": step, "total_steps": total_steps, "budget_left_s": round(budget.left(), 1)})
+
+    def on_step(step: int) -> bool:
+        """After each optimizer step: the average, the budget, validation and checkpoints. True
+        when the run (or this invocation) has reached its end."""
         if ema is not None:
             ema.update(step)
+        if budget is not None:
+            fit_to_budget(step)
+        paused = time.perf_counter()
         if validations and (step % tc.val_every_steps == 0 or step == end_step):
             record = {}
             for prefix, validation in validations.items():
@@ -264,6 +305,9 @@ def run(argv: list[str]) -> TrainResult:
             progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
         if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:
             save(step)
+        if budget is not None and step < end_step:  # the last step will pause as long again
+            budget.pause(time.perf_counter() - paused)
+        return step >= end_step
 
     log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step) if env.is_main else None
     if env.is_main:
@@ -297,8 +341,8 @@ def run(argv: list[str]) -> TrainResult:
                 # global RNG stream that dropout and the like use.
                 generator=torch.Generator().manual_seed(tc.seed + epoch),
             )
-            steps = min(steps_per_epoch - done, end_step - step)
-            step = loop.run(iter(loader), steps, step, epoch, on_step)
+            # on_step ends the loop at end_step, which a time budget moves as the run goes.
+            step = loop.run(iter(loader), steps_per_epoch - done, step, epoch, on_step)
             del loader
         loop.flush(step, step // steps_per_epoch)
     except KeyboardInterrupt:

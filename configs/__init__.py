@@ -194,6 +194,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout}")
     if m.scale <= 0 or m.margin < 0:
         raise ConfigError(f"model.scale must be > 0 and model.margin >= 0 (got {m.scale}, {m.margin})")
+    if t.time_budget_min < 0:
+        raise ConfigError(f"train.time_budget_min: minutes, > 0 (0: off), got {t.time_budget_min}")
     if not 0.0 <= t.ema_decay < 1.0:
         raise ConfigError(f"train.ema_decay: must be in [0, 1) (0: off), got {t.ema_decay}")
     if not 0.0 < m.sample_rate <= 1.0:

@@ -97,6 +97,10 @@ class TrainConfig:
     epochs: int = 30
     max_steps: int = 0  # >0: train this many optimizer steps in all (the schedule fits them)
     stop_after_steps: int = 0  # >0: end this invocation at that step, schedule unchanged; resume later
+    # >0: end within this many minutes of wall time (resumed invocations counted together): the run
+    # measures its speed and moves the schedule's last step to where the time runs out, so the lr
+    # still decays to its floor (engine/budget.py). max_steps / epochs stay the upper bound.
+    time_budget_min: float = 0.0
     batch_size: int = 128  # per process, per micro-step
     grad_accum: int = 1
     amp: Literal["bf16", "fp16", "off"] = "bf16"

@@ -137,7 +137,10 @@ class StepLoop:
         self.grad_norm = torch.zeros((), device=self.env.device)
         self.skipped = 0  # optimizer steps skipped for non-finite gradients since the last log line
 
-    def run(self, batches: Iterator, num_steps: int, step: int, epoch: int, on_step: Callable[[int], None]) -> int:
+    def run(
+        self, batches: Iterator, num_steps: int, step: int, epoch: int, on_step: Callable[[int], bool | None]
+    ) -> int:
+        """At most ``num_steps`` optimizer steps from ``step``; stops early when ``on_step`` returns True."""
         accum = self.cfg.grad_accum
         ddp = isinstance(self.model, nn.parallel.DistributedDataParallel)
         for _ in range(num_steps):
@@ -194,7 +197,8 @@ class StepLoop:
             self._check_finite(finite, step, epoch)
             if self.progress is not None:
                 self.progress.update(1)
-            on_step(step)
+            if on_step(step):
+                break
         return step
 
     def _check_finite(self, finite: bool, step: int, epoch: int) -> None:

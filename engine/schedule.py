@@ -15,17 +15,22 @@ class WarmupDecay:
         self, total_steps: int, warmup_steps: int, kind: str = "cosine", min_ratio: float = 0.01, power: float = 2.0
     ):
         self.total_steps = max(1, total_steps)
-        self.warmup_steps = min(warmup_steps, self.total_steps)
+        self.warmup_steps = warmup_steps
         self.kind = kind
         self.min_ratio = min_ratio
         self.power = power
 
+    def set_total(self, total_steps: int) -> None:
+        """Move the last step (a run fitted to a time budget does, as it measures its speed)."""
+        self.total_steps = max(1, total_steps)
+
     def __call__(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
+        warmup = min(self.warmup_steps, self.total_steps)
+        if step < warmup:
+            return (step + 1) / warmup
         if self.kind == "constant":
             return 1.0
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        progress = min(1.0, (step - warmup) / max(1, self.total_steps - warmup))
         if self.kind == "cosine":
             decay = 0.5 * (1.0 + math.cos(math.pi * progress))
         else:  # poly

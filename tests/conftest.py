@@ -29,6 +29,17 @@ TINY = [
 ]
 
 
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """torchrun with ``launch`` options running tests/ddp_worker.py: TINY training of tiny_cpu in
+    ``run_dir`` (``extra`` overrides after TINY's), each rank's final weights saved to
+    ``tmp_path/rank<R>.pt``."""
+    worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, *extra, "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "torch.distributed.run", *launch, *worker]
+
+
 @pytest.fixture(autouse=True)
 def _few_threads(monkeypatch):
     # Two cores in CI: keep child processes from oversubscribing them.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, TINY
+from conftest import ONE_THREAD, ROOT, TINY, ddp_worker_cmd
 from engine.checkpoint import load_checkpoint
 from engine.metrics import read_jsonl
 from train import run
@@ -45,19 +45,9 @@ def test_single_process_cli_trains_and_writes_run_folder(tmp_path):
     assert not list(run_dir.glob("*.tmp"))  # atomic writes leave no temporaries
 
 
-def _ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    """torchrun with ``launch`` options running tests/ddp_worker.py: TINY training of tiny_cpu in
-    ``run_dir``, each rank's final weights saved to ``tmp_path/rank<R>.pt``."""
-    worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, *extra, "--run-dir", str(run_dir)]
-    return [sys.executable, "-m", "torch.distributed.run", *launch, *worker]
-
-
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
 def test_torchrun_two_gloo_ranks_end_with_identical_weights(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = _ddp_worker_cmd(["--standalone", "--nproc_per_node=2"], tmp_path, run_dir)
+    cmd = ddp_worker_cmd(["--standalone", "--nproc_per_node=2"], tmp_path, run_dir)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=ONE_THREAD)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 process(es) on cpu" in proc.stdout
@@ -95,7 +85,7 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path, extra):
         port = s.getsockname()[1]
     run_dir = tmp_path / "run"
     launch = ["--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}"]
-    cmd = _ddp_worker_cmd([*launch, "--rdzv-id=docclassifier-test"], tmp_path, run_dir, extra)
+    cmd = ddp_worker_cmd([*launch, "--rdzv-id=docclassifier-test"], tmp_path, run_dir, extra)
     nodes = [  # the same command on each "node"
         subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ONE_THREAD)
         for _ in range(2)
