@@ -83,9 +83,15 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
     return Embedder(embed, state.get("threshold"), name, cfg.data.image_size)
 
 
-def run_eval(
-    embedder: Embedder, data: Path, threshold: float | None, batch_size: int = 64, warn=print
-) -> tuple[dict, str]:
+class ScoredSet(NamedTuple):
+    scores: np.ndarray  # (queries × types): (cos + 1) / 2 against each type's best example
+    truth: np.ndarray  # each query's type index, -1 for a type that is not registered
+    query_folder: np.ndarray  # each query's folder under queries/ (its type, registered or not)
+    seconds_per_query: float  # decode + preprocess + embed + match
+
+
+def score_eval_set(embedder: Embedder, data: Path, batch_size: int = 64, warn=print) -> ScoredSet:
+    """Embed the register and the queries of ``data`` and score every query against every type."""
     types, register, queries = load_eval_set(data, warn)
     min_size = decode_size(embedder.input_size)
 
@@ -97,27 +103,35 @@ def run_eval(
             for t, path in items[start : start + batch_size]:
                 try:
                     images.append(open_image(path, min_size))
-                    chunk.append(t)
+                    chunk.append((t, path.parent.name))
                 except InferError as e:
                     warn(f"{e}; skipped")
             if images:
                 vectors.append(embedder.embed(images))
                 kept.extend(chunk)
             seconds += time.perf_counter() - t0
-        return np.concatenate(vectors), np.array(kept), seconds
+        return np.concatenate(vectors), np.array([t for t, _ in kept]), [f for _, f in kept], seconds
 
-    reg_emb, reg_type, _ = embed_files(register)
-    q_emb, truth, q_seconds = embed_files(queries)
+    reg_emb, reg_type, _, _ = embed_files(register)
+    q_emb, truth, folders, q_seconds = embed_files(queries)
     t0 = time.perf_counter()
     scores = type_scores(q_emb, reg_emb, reg_type, len(types))
     match_seconds = time.perf_counter() - t0
+    return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
+
+
+def run_eval(
+    embedder: Embedder, data: Path, threshold: float | None, batch_size: int = 64, warn=print
+) -> tuple[dict, str]:
+    scored = score_eval_set(embedder, data, batch_size, warn)
+    scores, truth = scored.scores, scored.truth
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
         threshold = tpr_at_fpr(*split_pairs(scores, truth), targets=[1e-3])[0].threshold
     ev = evaluate_scores(scores, truth, threshold)
     result = ev.to_dict()
     result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
-    result["ms_per_query"] = 1000 * (q_seconds + match_seconds) / len(truth)
+    result["ms_per_query"] = 1000 * scored.seconds_per_query
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
     return result, table
 

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.scores import evaluate_scores, per_type_max  # noqa: E402
-from eval import load_eval_set, onnx_embedder, run_eval  # noqa: E402
+from engine.scores import headline_metrics, per_type_max  # noqa: E402
+from eval import load_eval_set, onnx_embedder, score_eval_set  # noqa: E402
 from infer import open_image  # noqa: E402
 
 
@@ -81,16 +81,7 @@ def orb_scores(register, queries, num_types, long_side: int = 512, features: int
 
 
 def summarise(name, scores, truth, seconds):
-    ev = evaluate_scores(scores, truth, threshold=np.inf)
-    at = {p.target_fpr: p.tpr for p in ev.points}
-    return {
-        "method": name,
-        "top1": ev.top1,
-        "auc": ev.auc,
-        "tpr@1e-3": at[1e-3],
-        "tpr@1e-4": at[1e-4],
-        "ms_per_query": 1000 * seconds / len(truth),
-    }
+    return {"method": name, **headline_metrics(scores, truth), "ms_per_query": 1000 * seconds / len(truth)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,18 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     truth = np.array([t for t, _ in queries])
     rows = []
     for model in (args.model or ["assets/model.onnx"]) if "ours" in methods else []:
-        ours, _ = run_eval(onnx_embedder(model), data, threshold=None)
-        at = {p["target_fpr"]: p["tpr"] for p in ours["points"]}
-        rows.append(
-            {
-                "method": f"ours ({model})",
-                "top1": ours["top1"],
-                "auc": ours["auc"],
-                "tpr@1e-3": at[1e-3],
-                "tpr@1e-4": at[1e-4],
-                "ms_per_query": ours["ms_per_query"],
-            }
-        )
+        ours = score_eval_set(onnx_embedder(model), data)
+        rows.append(summarise(f"ours ({model})", ours.scores, ours.truth, ours.seconds_per_query * len(ours.truth)))
     if "phash" in methods:
         phash, seconds = phash_scores(register, queries, len(types))
         rows.append(summarise("perceptual hash (imagehash.phash 256 bit)", phash, truth, seconds))

@@ -139,3 +139,15 @@ def format_table(ev: Evaluation, title: str = "") -> str:
         f"at threshold {ev.threshold:.4f}: accuracy {ev.accuracy_at_threshold:.4f}, unknown rejected {ev.rejection_rate:.4f}"
     )
     return "\n".join(lines)
+
+
+HEADLINE = ("top1", "auc", "tpr@1e-3", "tpr@1e-4")  # the figures the README's results tables report
+
+
+def headline_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Top-1, ROC AUC and TPR at FPR 1e-3 and 1e-4 of (queries × types) scores."""
+    genuine, impostor = split_pairs(scores, truth)
+    known = np.asarray(truth) >= 0
+    at = {p.target_fpr: p.tpr for p in tpr_at_fpr(genuine, impostor, targets=(1e-3, 1e-4))}
+    top1 = float((np.asarray(scores)[known].argmax(1) == np.asarray(truth)[known]).mean()) if known.any() else np.nan
+    return dict(zip(HEADLINE, (top1, roc_auc(genuine, impostor), at[1e-3], at[1e-4]), strict=True))
