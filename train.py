@@ -43,7 +43,9 @@ from engine.schedule import WarmupDecay, restore_lr
 from engine.verification import VerificationSet
 from models import EmbeddingModel, build_model
 
-BUDGET_FIT_EVERY = 20  # steps between fits of the run's end to its time budget (a collective under DDP)
+# Steps between fits of the run's end to its time budget (a collective under DDP): 20, or a hundredth
+# of the run when that is shorter, so a short run is not cut off between two fits.
+BUDGET_FIT_EVERY = 20
 
 
 @dataclass
@@ -274,7 +276,7 @@ def run(argv: list[str]) -> TrainResult:
         (decided on rank 0, the same on every rank)."""
         nonlocal total_steps, end_step
         budget.observe(step)
-        if step % BUDGET_FIT_EVERY:
+        if step % max(1, min(BUDGET_FIT_EVERY, total_steps // 100)):
             return
         fitted = broadcast_object(budget.end_step(step, total_steps, step_limit) if env.is_main else None)
         if fitted == total_steps:
