@@ -362,7 +362,11 @@ def run(argv: list[str]) -> TrainResult:
         if marker is not None and step >= total_steps:
             marker.unlink(missing_ok=True)  # the job is done: no restart will look for it
         more = f"; continue with: python train.py --resume {run_dir}" if step < total_steps else ""
-        print(f"done: step {step} of {total_steps}; checkpoint {run_dir / 'last.pt'}{more}", flush=True)
+        minutes = (time.perf_counter() - started) / 60  # resumed invocations included
+        print(
+            f"done: step {step} of {total_steps} in {minutes:.1f} min; checkpoint {run_dir / 'last.pt'}{more}",
+            flush=True,
+        )
     return TrainResult(model, step, run_dir)
 
 

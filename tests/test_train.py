@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,10 +33,12 @@ def test_single_process_cli_trains_and_writes_run_folder(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "done: step 16 of 16" in proc.stdout
+    done = re.search(r"done: step 16 of 16 in (\d+\.\d) min;", proc.stdout)
+    assert done, proc.stdout
     assert "it/s" in proc.stderr  # the tqdm bar
     ckpt = load_checkpoint(run_dir / "last.pt")
     assert ckpt["step"] == 16 and ckpt["config"]["name"] == "tiny_cpu"
+    assert 0 < ckpt["train_seconds"] <= float(done[1]) * 60 + 3  # the last checkpoint, written just before
     assert set(ckpt) >= {"model", "optimizer", "scheduler", "scaler", "rng", "config"}
     records = read_jsonl(run_dir / "metrics.jsonl")
     assert [r["step"] for r in records] == list(range(1, 17))
