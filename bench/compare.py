@@ -66,6 +66,12 @@ def compare(scored: list[ScoredSet], resamples: int = 2000, seed: int = 0, level
     return results
 
 
+def _cell(value: float, interval: list[float], key: str, sign: str = "") -> str:
+    """A figure and its interval, to the precision the figure needs (ROC AUC differs in the 4th place)."""
+    d = 5 if key == "auc" else 3
+    return f"{value:{sign}.{d}f} [{interval[0]:{sign}.{d}f}, {interval[1]:{sign}.{d}f}]"
+
+
 def embedder_for(path: str):
     return onnx_embedder(path) if path.endswith(".onnx") else checkpoint_embedder(path)
 
@@ -93,16 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.data}: {len(np.unique(s.query_folder))} query types, {len(s.truth)} queries, {s.scores.shape[1]} registered types; "
         f"{args.resamples} paired resamples of the query types, {100 * args.level:.0f} % intervals"
     )
-    print(f"{'model':40s}" + "".join(f"{k:>26s}" for k in HEADLINE))
+    print(f"{'model':40s}" + "".join(f"{k:>30s}" for k in HEADLINE))
     for name, r in zip(args.models, results, strict=True):
-        cells = [f"{r['figures'][k]:.4f} [{r['interval'][k][0]:.3f}, {r['interval'][k][1]:.3f}]" for k in HEADLINE]
-        print(f"{name[-40:]:40s}" + "".join(f"{c:>26s}" for c in cells))
+        cells = [_cell(r["figures"][k], r["interval"][k], k) for k in HEADLINE]
+        print(f"{name[-40:]:40s}" + "".join(f"{c:>30s}" for c in cells))
         if "difference" in r:
-            cells = [
-                f"{r['difference'][k]:+.4f} [{r['difference_interval'][k][0]:+.3f}, {r['difference_interval'][k][1]:+.3f}]"
-                for k in HEADLINE
-            ]
-            print(f"{'  minus the reference':40s}" + "".join(f"{c:>26s}" for c in cells))
+            cells = [_cell(r["difference"][k], r["difference_interval"][k], k, sign="+") for k in HEADLINE]
+            print(f"{'  minus the reference':40s}" + "".join(f"{c:>30s}" for c in cells))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         payload = {"data": args.data, "resamples": args.resamples, "level": args.level, "seed": args.seed}
