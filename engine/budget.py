@@ -8,7 +8,8 @@ and the same command fills an hour on a fast machine and on a slow one. The esti
 longest end-of-step pause seen (validation and checkpoint), which the last step also pays.
 
 Time is counted from the start of the run and carried across resumes (the checkpoint holds the
-seconds spent up to it), so an interrupted run resumed with the same budget ends at the same total.
+seconds spent up to it), so an interrupted run resumed with the same budget ends within the same
+total; only the time between its last checkpoint and the interruption goes uncounted.
 """
 
 from __future__ import annotations
