@@ -47,17 +47,16 @@ def compare(scored: list[ScoredSet], resamples: int = 2000, seed: int = 0, level
         [[[headline_metrics(s.scores[rows], s.truth[rows])[k] for k in HEADLINE] for s in scored] for rows in draws]
     )
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+    figures = [headline_metrics(s.scores, s.truth) for s in scored]
     results = []
-    for m, s in enumerate(scored):
-        full = headline_metrics(s.scores, s.truth)
+    for m, full in enumerate(figures):
         row = {
             "figures": full,
             "interval": dict(zip(HEADLINE, np.percentile(boot[:, m], [lo, hi], axis=0).T.tolist(), strict=True)),
         }
         if m:
-            ref = headline_metrics(scored[0].scores, scored[0].truth)
             diff = boot[:, m] - boot[:, 0]
-            row["difference"] = {k: full[k] - ref[k] for k in HEADLINE}
+            row["difference"] = {k: full[k] - figures[0][k] for k in HEADLINE}
             row["difference_interval"] = dict(
                 zip(HEADLINE, np.percentile(diff, [lo, hi], axis=0).T.tolist(), strict=True)
             )
