@@ -32,6 +32,29 @@ TINY = [
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
+def assert_close_to_scale(actual, expected, rel: float, path: str = "") -> None:
+    """Tensors (in nested dicts) equal up to ``rel`` times each tensor's largest magnitude.
+
+    For two computations that sum the same terms in another order (a sharded head against the
+    plain one, two ranks against one): float32 rounding is relative to the size of the terms
+    summed, not to each element, so an element that is a near-cancelling sum (a small gradient or
+    momentum entry) carries an error set by its tensor's scale. Elementwise rtol/atol holds such
+    entries to one machine's rounding; a wrong computation (a missed shard, a wrong normaliser) is
+    off by a sizeable fraction of the scale and still fails.
+    """
+    import torch
+
+    if isinstance(expected, dict):
+        assert actual.keys() == expected.keys(), path
+        for key in expected:
+            assert_close_to_scale(actual[key], expected[key], rel, f"{path}.{key}")
+    elif torch.is_tensor(expected) and expected.is_floating_point():
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+        torch.testing.assert_close(actual, expected, rtol=0, atol=rel * scale, msg=lambda m: f"{path}: {m}")
+    else:
+        assert actual == expected if not torch.is_tensor(expected) else torch.equal(actual, expected), path
+
+
 def ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
     """torchrun with ``launch`` options running tests/ddp_worker.py: TINY training of tiny_cpu in
     ``run_dir`` (``extra`` overrides after TINY's), each rank's final weights saved to

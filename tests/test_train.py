@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ONE_THREAD, ROOT, TINY, ddp_worker_cmd
+from conftest import ONE_THREAD, ROOT, TINY, assert_close_to_scale, ddp_worker_cmd
 from engine.checkpoint import load_checkpoint
 from engine.metrics import read_jsonl
 from train import run
@@ -384,12 +384,18 @@ def _torchrun(tmp_path: Path, run_dir: Path, args: list[str]) -> None:
 
 
 def _assert_checkpoints_close(a: Path, b: Path) -> None:
-    """The same step, weights and optimizer state (SGD's momentum of every parameter)."""
+    """The same step, weights and optimizer state (SGD's momentum of every parameter).
+
+    The two runs sum the same terms in another order, so they agree to float32 rounding of sums
+    over a batch's pixels (measured: 8e-5 of a tensor's largest entry, in the first convolution's
+    momentum, whose gradient sums over every pixel of the batch); 1e-3 of the scale leaves room
+    for other CPUs and torch builds, and a real difference (a missed shard or class) is far larger.
+    """
     ca, cb = load_checkpoint(a / "last.pt"), load_checkpoint(b / "last.pt")
     assert ca["step"] == cb["step"]
     assert ca["model"]["head.weight"].shape == cb["model"]["head.weight"].shape == (16, 64)
-    torch.testing.assert_close(ca["model"], cb["model"], rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(ca["optimizer"]["state"], cb["optimizer"]["state"], rtol=1e-4, atol=1e-5)
+    assert_close_to_scale(ca["model"], cb["model"], rel=1e-3)
+    assert_close_to_scale(ca["optimizer"]["state"], cb["optimizer"]["state"], rel=1e-3)
 
 
 def test_partial_fc_on_one_process_trains_as_the_plain_head(tmp_path):
