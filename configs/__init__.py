@@ -181,9 +181,13 @@ def validate(cfg: Config) -> None:
         ("train.log_every_steps", t.log_every_steps),
         ("data.synthetic.num_classes", d.synthetic.num_classes),
         ("data.synthetic.samples_per_class", d.synthetic.samples_per_class),
+        ("data.synthetic.family_size", d.synthetic.family_size),
     ]:
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    fonts = d.synthetic.fonts
+    if fonts not in ("auto", "builtin") and not Path(fonts).is_dir():
+        raise ConfigError(f"data.synthetic.fonts: {fonts} is neither auto, builtin nor a folder")
     if t.val_every_steps < 0 or t.val_types < 2:
         raise ConfigError("train.val_every_steps must be >= 0 and train.val_types >= 2")
     if t.max_steps < 0 or t.stop_after_steps < 0 or d.num_workers < 0 or o.warmup_steps < 0:

@@ -49,6 +49,12 @@ class SyntheticConfig:
     num_classes: int = 1000  # document templates; each is one class
     samples_per_class: int = 8  # images per template per epoch
     seed: int = 0  # templates are a pure function of this seed and the class id
+    # Look-alike siblings per family (same layout in another palette or issuer, one or two layout
+    # elements changed, a fresh design of the kind), each its own class; 1: every template independent.
+    family_size: int = 4
+    # Typefaces: auto (TrueType/OpenType families installed here, those kept for evaluation left out;
+    # Pillow's built-in font when there are none), builtin, or a folder of font files.
+    fonts: str = "auto"
 
 
 @dataclass

@@ -37,7 +37,9 @@ def build_source(data_cfg):
     for sc in data_cfg.sources:
         if sc.kind == "synthetic":
             s = data_cfg.synthetic
-            source = SyntheticDocuments(s.num_classes, s.samples_per_class, seed=s.seed, long_side=long_side)
+            source = SyntheticDocuments(
+                s.num_classes, s.samples_per_class, s.seed, long_side, family_size=s.family_size, fonts=s.fonts
+            )
         elif sc.kind == "folder":
             source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image, cache_dir=sc.cache_dir or None)
         else:

@@ -22,6 +22,9 @@ from torchvision.transforms import v2
 from data.synthetic import KINDS, SyntheticDocuments
 
 SAMPLE_SEED = 2026
+# The shipped register and examples are drawn in Pillow's built-in font, so that the tests that redraw
+# them find the same pictures on any machine, whatever fonts it has installed.
+SAMPLE_FONTS = "builtin"
 EXAMPLE_INDEX = 2  # which registered type examples/ has a photo of
 
 
@@ -63,7 +66,7 @@ def write_eval_set(
     (photos of other instances); ``unknown_types`` more types have queries but no register entry."""
     total = num_types + unknown_types
     per = photos_per_type + 1
-    docs = SyntheticDocuments(total, per, seed=seed, long_side=long_side)
+    docs = SyntheticDocuments(total, per, seed=seed, long_side=long_side, family_size=4)
     (out / "register").mkdir(parents=True, exist_ok=True)
     for t in range(total):
         name = f"type{t:04d}"
@@ -115,19 +118,22 @@ def main() -> None:
     parser.add_argument("--unknown-types", type=int, default=0, help="eval set: types with queries only")
     parser.add_argument("--photos-per-type", type=int, default=2)
     parser.add_argument("--pdf-root", help="eval set: pages of the PDFs under this folder instead of templates")
+    parser.add_argument(
+        "--seed", type=int, default=31337, help="eval set: templates / page choice and photos (default: %(default)s)"
+    )
     args = parser.parse_args()
     if args.eval_set and args.pdf_root:
         write_pdf_eval_set(
-            Path(args.eval_set), Path(args.pdf_root), args.types, args.photos_per_type, args.unknown_types
+            Path(args.eval_set), Path(args.pdf_root), args.types, args.photos_per_type, args.unknown_types, args.seed
         )
         print(f"wrote {args.types} registered + {args.unknown_types} unregistered PDF pages to {args.eval_set}/")
         return
     if args.eval_set:
-        write_eval_set(Path(args.eval_set), args.types, args.photos_per_type, args.unknown_types)
+        write_eval_set(Path(args.eval_set), args.types, args.photos_per_type, args.unknown_types, args.seed)
         print(f"wrote {args.types} registered + {args.unknown_types} unregistered types to {args.eval_set}/")
         return
     registered, unregistered = sample_class_ids(args.types)
-    docs = SyntheticDocuments(num_classes=unregistered + 1, samples_per_class=2, seed=SAMPLE_SEED, long_side=384)
+    docs = SyntheticDocuments(unregistered + 1, 2, seed=SAMPLE_SEED, long_side=384, fonts=SAMPLE_FONTS)
     register, examples = Path(args.register), Path(args.examples)
     register.mkdir(parents=True, exist_ok=True)
     examples.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,9 @@ class VerificationSet:
 
     def __init__(self, num_types: int = 100, photos_per_type: int = 2, seed: int = VALIDATION_SEED):
         per = photos_per_type + 1
-        docs = SyntheticDocuments(num_types, per, seed=seed, long_side=384)
+        # Families of look-alike siblings, as training draws them: validation sees the distinction
+        # between two designs of one kind, not only between kinds.
+        docs = SyntheticDocuments(num_types, per, seed=seed, long_side=384, family_size=4)
         with torch.random.fork_rng(devices=[]):  # photo_of seeds torch's generator: keep the caller's
             self.register = [docs.load(per * t)[0] for t in range(num_types)]
             self.queries = [

@@ -8,7 +8,7 @@ import pytest
 
 import infer
 from conftest import ROOT
-from data.samples import SAMPLE_SEED, photo_of, sample_class_ids
+from data.samples import SAMPLE_FONTS, SAMPLE_SEED, photo_of, sample_class_ids
 from data.synthetic import SyntheticDocuments
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_photos_of_registered_types_match_their_type_and_a_new_type_is_unknown(t
     shutil.copytree(infer.DEFAULT_REGISTER, register)
     clf = infer.DocClassifier(register=register)
     registered, unregistered_id = sample_class_ids(len(clf.labels))
-    docs = SyntheticDocuments(unregistered_id + 1, 2, seed=SAMPLE_SEED, long_side=384)
+    docs = SyntheticDocuments(unregistered_id + 1, 2, seed=SAMPLE_SEED, long_side=384, fonts=SAMPLE_FONTS)
     for name in clf.labels:
         class_id = int(name.rsplit("_", 1)[1]) - 1  # register/<kind>_<class id + 1>.png
         assert class_id in registered
