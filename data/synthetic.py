@@ -1139,3 +1139,37 @@ class SyntheticDocuments:
         class_id, instance = divmod(index, self.samples_per_class)
         image = render(self.template(class_id), [self.seed, class_id, instance, epoch], self.long_side, self.fonts)
         return image, class_id
+
+
+def contact_sheet(seed: int, families: int, family_size: int, cell: int = 320, fonts: str = "auto") -> Image.Image:
+    """One row per family: its siblings side by side, each captioned with its relation."""
+    sheet = Image.new("RGB", (cell * family_size, (cell + 16) * families), (70, 70, 70))
+    draw = ImageDraw.Draw(sheet)
+    for f in range(families):
+        for m in range(family_size):
+            design, relation, changed = family_member(seed, f * family_size + m, family_size)
+            image = render(design, [seed, f, m], cell, fonts)
+            image.thumbnail((cell - 6, cell - 6))
+            y = f * (cell + 16)
+            sheet.paste(image, (m * cell + 3, y + 16))
+            draw.text((m * cell + 4, y + 2), f"{design.kind}: {relation} {' '.join(changed)}"[:60], fill=(255, 230, 0))
+    return sheet
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Draw a few families of synthetic designs into one picture.")
+    parser.add_argument("--out", default="families.png")
+    parser.add_argument("--seed", type=int, default=0, help="0 is what training draws by default")
+    parser.add_argument("--families", type=int, default=6)
+    parser.add_argument("--family-size", type=int, default=4)
+    parser.add_argument("--fonts", default="auto", help="auto, builtin or a font folder")
+    args = parser.parse_args(argv)
+    contact_sheet(args.seed, args.families, args.family_size, fonts=args.fonts).save(args.out)
+    print(f"{args.families} families of {args.family_size} written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
