@@ -23,11 +23,14 @@ Python API::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
@@ -64,6 +67,7 @@ class Match:
     label: str | None  # None: nothing reached the threshold ("unknown")
     score: float  # best score, in [0, 1]
     top: list[tuple[str, float]] = field(default_factory=list)  # best labels first
+    second_look: dict | None = None  # with the second look on: whether it ran, and its evidence
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,8 +83,35 @@ def open_image(image: str | os.PathLike | Image.Image, min_size: int | None = No
     """An RGB PIL image from a path or a PIL image, EXIF orientation applied. With ``min_size``, a
     JPEG file is decoded at 1/2, 1/4 or 1/8 scale when both sides stay ≥ ``min_size`` (other formats
     and PIL images are left as they are)."""
+
+    def draft(im: Image.Image) -> None:
+        if min_size:
+            im.draft("RGB", (min_size, min_size))  # a no-op for anything but JPEG
+
+    return _open(image, "RGB", draft)
+
+
+def open_gray(image: str | os.PathLike | Image.Image, long_side: int) -> np.ndarray:
+    """A path or PIL image as a grey uint8 array whose longer side is ``long_side`` (EXIF orientation
+    applied; a JPEG file decoded straight to grey at the smallest DCT scale that keeps that side)."""
+
+    def draft(im: Image.Image) -> None:
+        w, h = im.size
+        scale = long_side / max(w, h, 1)
+        if scale < 1:
+            im.draft("L", (max(1, int(np.ceil(w * scale))), max(1, int(np.ceil(h * scale)))))
+
+    im = _open(image, "L", draft)
+    w, h = im.size
+    scale = long_side / max(w, h)
+    return np.asarray(im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR))
+
+
+def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Image.Image], None]) -> Image.Image:
+    """``image`` in ``mode``, EXIF orientation applied; ``draft`` may set up a file's decoder first.
+    Every problem with a file is an ``InferError`` naming it."""
     if isinstance(image, Image.Image):
-        return ImageOps.exif_transpose(image).convert("RGB")
+        return ImageOps.exif_transpose(image).convert(mode)
     path = Path(image)
     if path.is_dir():
         raise InferError(f"{path}: is a folder, not an image")
@@ -88,10 +119,9 @@ def open_image(image: str | os.PathLike | Image.Image, min_size: int | None = No
         raise InferError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
-            if min_size:
-                im.draft("RGB", (min_size, min_size))  # a no-op for anything but JPEG
+            draft(im)
             im = ImageOps.exif_transpose(im)
-            return im.convert("RGB")
+            return im.convert(mode)
     except PermissionError:
         raise InferError(f"{path}: permission denied") from None
     except Image.DecompressionBombError as e:
@@ -205,6 +235,134 @@ def read_ahead(items: Iterable, load: Callable, workers: int, ahead: int) -> Ite
 
 
 # --------------------------------------------------------------------------------------------
+# The second look: keypoints and a homography on close calls
+
+
+@dataclass(frozen=True)
+class SecondLook:
+    """A second look at close calls: when the best two types score within ``margin`` of each other,
+    the best ``k`` are compared again by ORB keypoints (OpenCV, ``features`` per image, both sides
+    grey at ``long_side`` px) matched to each candidate's register examples (ratio test) and checked
+    by a robust homography (USAC MAGSAC, 1 % of ``long_side`` reprojection error). A type's evidence
+    is the inlier count n of its best example above chance (``min_inliers``, what unrelated pages
+    reach), as a share of the best candidate's count n_best, or of ``full_inliers`` if that is more:
+
+        g = clip((n − min_inliers) / (max(full_inliers, n_best) − min_inliers), 0, 1)
+
+    so the candidate that agrees best gets g = 1 once it has ``full_inliers``, look-alikes sharing its
+    layout get their share of it, and nothing gets any evidence when no candidate rises above chance.
+    Its score becomes
+
+        score = 1 − (1 − s) · (1 − weight · g)       s = (cos + 1) / 2, the embedding's score
+
+    The score never falls below s and stays ≤ 1; full geometric agreement closes ``weight`` of the gap
+    between s and 1; no evidence leaves s as it was. Candidates are then ordered by it."""
+
+    margin: float = 0.1
+    k: int = 5
+    weight: float = 0.9
+    min_inliers: int = 15
+    full_inliers: int = 50
+    long_side: int = 512
+    features: int = 1000
+
+    def __post_init__(self):
+        if not self.margin >= 0:
+            raise InferError(f"second look: margin must be ≥ 0, not {self.margin}")
+        if not 2 <= self.k <= 5:
+            raise InferError(f"second look: k must be 2 to 5, not {self.k}")
+        if not 0 <= self.weight <= 1:
+            raise InferError(f"second look: weight must be in [0, 1], not {self.weight}")
+        if not 0 <= self.min_inliers < self.full_inliers:
+            raise InferError("second look: need 0 ≤ min_inliers < full_inliers")
+        if self.long_side < 64 or self.features < 16:
+            raise InferError("second look: long_side ≥ 64 and features ≥ 16")
+
+    def triggers(self, best: float, second: float) -> bool:
+        return best - second <= self.margin
+
+    def evidence(self, inliers: int, best: int) -> float:
+        """g of a candidate with ``inliers`` when the most any candidate has is ``best``."""
+        scale = max(self.full_inliers, best) - self.min_inliers
+        return float(np.clip((inliers - self.min_inliers) / scale, 0.0, 1.0))
+
+    def combine(self, score: float, evidence: float) -> float:
+        return 1.0 - (1.0 - score) * (1.0 - self.weight * evidence)
+
+    def keypoint_settings(self) -> dict:
+        """What a register image's keypoints depend on (kept with them in the register cache)."""
+        return {"method": "orb", "long_side": self.long_side, "features": self.features}
+
+
+RATIO_TEST = 0.75  # a match counts when its distance is under 0.75 of the second nearest's (Lowe)
+RANSAC_ERROR = 0.01  # of the long side: 5 px at 512
+ORB_BORDER = 31  # ORB's edge threshold (its default): no keypoint within this many pixels of a side
+
+
+class Keypoints:
+    """ORB keypoints of an image and their geometric agreement with another image's (OpenCV, imported
+    here: the default path of infer.py never needs it). One detector and matcher per thread."""
+
+    def __init__(self, settings: SecondLook):
+        try:
+            import cv2
+        except ImportError:
+            raise InferError(
+                "the second look needs OpenCV, which is not installed (pip install opencv-python-headless)"
+            ) from None
+        self.cv2 = cv2
+        self.settings = settings
+        self.version = cv2.__version__
+        self._local = threading.local()
+
+    def _tools(self):
+        tools = getattr(self._local, "tools", None)
+        if tools is None:
+            cv2 = self.cv2
+            tools = self._local.tools = (
+                cv2.ORB_create(nfeatures=self.settings.features),
+                cv2.BFMatcher(cv2.NORM_HAMMING),
+            )
+        return tools
+
+    def describe(self, image) -> tuple[np.ndarray, np.ndarray]:
+        """A path or PIL image → keypoint positions (N, 2) float32 and ORB descriptors (N, 32) uint8."""
+        grey = open_gray(image, self.settings.long_side)
+        if min(grey.shape) < 2 * ORB_BORDER + 2:  # a strip: no room for a keypoint (and ORB's pyramid fails)
+            return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        try:
+            points, descriptors = self._tools()[0].detectAndCompute(grey, None)
+        except self.cv2.error as e:
+            name = "image" if isinstance(image, Image.Image) else str(image)
+            raise InferError(f"{name}: no keypoints ({str(e).strip().splitlines()[-1][:200]})") from None
+        if descriptors is None or not points:
+            return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return np.array([p.pt for p in points], np.float32).reshape(-1, 2), descriptors
+
+    def agreement(
+        self, query: tuple[np.ndarray, np.ndarray], example: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[int, int]:
+        """(matches passing the ratio test, of those the inliers of a robust homography)."""
+        (q_xy, q_des), (r_xy, r_des) = query, example
+        if len(q_des) < 2 or len(r_des) < 2:
+            return 0, 0
+        cv2 = self.cv2
+        pairs = self._tools()[1].knnMatch(q_des, r_des, k=2)
+        good = [
+            (m.queryIdx, m.trainIdx)
+            for m, n in (p for p in pairs if len(p) == 2)
+            if m.distance < RATIO_TEST * n.distance
+        ]
+        if len(good) < 4:
+            return len(good), 0
+        index = np.array(good)
+        _, mask = cv2.findHomography(
+            q_xy[index[:, 0]], r_xy[index[:, 1]], cv2.USAC_MAGSAC, RANSAC_ERROR * self.settings.long_side
+        )
+        return len(good), int(mask.sum()) if mask is not None else 0
+
+
+# --------------------------------------------------------------------------------------------
 # The register
 
 
@@ -251,6 +409,7 @@ class DocClassifier:
 
     ``classify(image) -> (label or None, score)``; ``classify_batch``; ``top_k``; ``embed``;
     ``register(label, image)`` / ``unregister(label)`` change the in-memory register only.
+    ``second_look=True`` (or a ``SecondLook``) re-ranks close calls by keypoints (needs OpenCV).
     """
 
     def __init__(
@@ -264,6 +423,7 @@ class DocClassifier:
         warn=None,
         bank_dtype: str = "float32",
         read_threads: int | None = None,
+        second_look: bool | SecondLook | None = False,
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
@@ -278,6 +438,19 @@ class DocClassifier:
         self._bank = np.zeros((0, self.model.embed_dim), bank_dtype)
         self._owner = np.zeros(0, np.int64)  # row → index into _labels
         self._grouped: tuple[np.ndarray, np.ndarray | None, list[str]] | None = None  # built on first match
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # bank rows of each grouped type, with _grouped
+        # The second look's side of the register: each bank row's image (a key into _sources: the
+        # file's path in the register folder, or "\0<n>" for an image registered in memory; None for
+        # bare embeddings) and its keypoints once computed, under the settings in _keypoint_settings.
+        self._row_key = np.zeros(0, object)
+        self._sources: dict[str, Path | Image.Image] = {}
+        self._keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._keypoint_settings: dict | None = None
+        self._memory_images = itertools.count()  # numbers the keys of images registered in memory
+        self._second_look: SecondLook | None = None
+        self._keypoint_tool: Keypoints | None = None
+        self._folder: dict | None = None  # the register folder's files, as its cache holds them
+        self.second_look = second_look
         self.register_dir = Path(register) if register is not None else None
         if self.register_dir is not None:
             self._load_register(self.register_dir, cache)
@@ -314,11 +487,19 @@ class DocClassifier:
     def register(self, label: str, image) -> None:
         """Add an example of ``label`` (a path or PIL image) to the in-memory register."""
         embedding = self.embed(image)
-        self.add_embeddings([label] * len(embedding), embedding)
+        key = f"\0{next(self._memory_images)}"
+        self._sources[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
+        self._add([label] * len(embedding), embedding, [key])
+        if self._second_look is not None:
+            self._describe_missing()
 
     def add_embeddings(self, labels: list[str], embeddings: np.ndarray) -> None:
         """Add precomputed unit embeddings (N, D), one label each, to the in-memory register (one
-        copy of the bank, however many are added)."""
+        copy of the bank, however many are added). They have no image: the second look finds no
+        geometric evidence for them."""
+        self._add(labels, embeddings, [None] * len(labels))
+
+    def _add(self, labels: list[str], embeddings: np.ndarray, keys: list[str | None]) -> None:
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or embeddings.shape != (len(labels), self.model.embed_dim):
             raise ValueError(f"expected {len(labels)} × {self.model.embed_dim} embeddings, got {embeddings.shape}")
@@ -329,25 +510,33 @@ class DocClassifier:
                 index = self._index[label] = len(self._labels)
                 self._labels.append(label)
             owners[i] = index
+        row_keys = np.empty(len(keys), object)
+        row_keys[:] = keys
         self._bank = np.concatenate([self._bank, embeddings.astype(self._bank.dtype, copy=False)])
         self._owner = np.concatenate([self._owner, owners])
+        self._row_key = np.concatenate([self._row_key, row_keys])
         self._grouped = None
 
     def unregister(self, label: str) -> None:
         if not np.any(self._owner == self._index.get(label, -1)):
             raise KeyError(f"'{label}' is not registered")
         keep = self._owner != self._index[label]
-        self._bank, self._owner = self._bank[keep], self._owner[keep]
+        for key in self._row_key[~keep]:
+            if key is not None and key.startswith("\0"):  # an image registered in memory: forget it
+                self._sources.pop(key, None)
+                self._keypoints.pop(key, None)
+        self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
 
     def _load_register(self, folder: Path, use_cache: bool) -> None:
         if not folder.is_dir():
             raise InferError(f"{folder}: register folder not found")
         cache_path = folder / CACHE_NAME
-        cached = self._read_cache(cache_path) if use_cache else {}
+        cached, keypoint_settings = self._read_cache(cache_path) if use_cache else ({}, None)
         records: list[dict] = []  # one per usable file, in scan order
         embeddings: list[np.ndarray | None] = []  # None: still to compute
         todo: list[tuple[int, Path]] = []  # (record index, file) of the None entries
+        keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # cached ones of unchanged files
         for label, path in scan_register(folder, self.warn):
             rel = path.relative_to(folder).as_posix()
             hit = cached.get(rel)
@@ -361,6 +550,8 @@ class DocClassifier:
                 continue
             if hit is not None and hit["sha256"] == digest:
                 embeddings.append(hit["embedding"])
+                if hit["keypoints"] is not None:
+                    keypoints[rel] = hit["keypoints"]
             else:
                 todo.append((len(records), path))
                 embeddings.append(None)
@@ -380,33 +571,62 @@ class DocClassifier:
             raise InferError(f"{folder}: register holds no readable images")
         fresh = iter(self._embed_arrays(pending))
         bank = np.stack([next(fresh) if e is None else e for e in embeddings])
-        self.add_embeddings([r["label"] for r in records], bank)
-        stale = [{k: v for k, v in r.items() if k != "embedding"} for r in cached.values()]
-        if use_cache and (
-            pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
-        ):
-            self._write_cache(cache_path, records, bank)
+        self._add([r["label"] for r in records], bank, [r["path"] for r in records])
+        self._sources.update({r["path"]: folder / r["path"] for r in records})
+        self._folder = {"cache": cache_path if use_cache else None, "records": records, "bank": bank}
+        # Cached keypoints count only under the settings they were made with (and the same OpenCV).
+        if self._second_look is None or keypoint_settings == self._keypoint_settings:
+            self._keypoints.update(keypoints)
+            if self._second_look is None:
+                self._keypoint_settings = keypoint_settings  # kept as they were for the next cache
+        described = self._describe_missing() if self._second_look is not None else False
+        stale = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
+        changed = pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
+        if use_cache and (changed or described):
+            self._write_cache()
 
-    def _read_cache(self, path: Path) -> dict[str, dict]:
+    def _read_cache(self, path: Path) -> tuple[dict[str, dict], dict | None]:
+        """The cached files (path → record with its embedding and keypoints or None) and the settings
+        the keypoints were made with."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("model") != self.model.fingerprint or meta.get("decode_gap") != DECODE_GAP:
-                    return {}  # another model, or images decoded another way
+                    return {}, None  # another model, or images decoded another way
                 bank = z["embeddings"]
-            return {r["path"]: {**r, "embedding": bank[i]} for i, r in enumerate(meta["files"])}
+                files = meta["files"]
+                keypoints: list = [None] * len(files)
+                if "keypoint_counts" in z.files:
+                    counts, xy, descriptors = z["keypoint_counts"], z["keypoint_xy"], z["keypoint_descriptors"]
+                    ends = np.cumsum(np.maximum(counts, 0))
+                    for i, (count, end) in enumerate(zip(counts.tolist(), ends.tolist(), strict=True)):
+                        if count >= 0:
+                            keypoints[i] = (xy[end - count : end], descriptors[end - count : end])
+            records = {r["path"]: {**r, "embedding": bank[i], "keypoints": keypoints[i]} for i, r in enumerate(files)}
+            return records, meta.get("keypoints")
         except FileNotFoundError:
-            return {}
+            return {}, None
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
             self.warn(f"{path}: unreadable cache ({type(e).__name__}); rebuilding it")
-            return {}
+            return {}, None
 
-    def _write_cache(self, path: Path, records: list[dict], bank: np.ndarray) -> None:
-        meta = json.dumps({"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records})
+    def _write_cache(self) -> None:
+        """The register folder's files as loaded: their records, embeddings and the keypoints known."""
+        path, records, bank = self._folder["cache"], self._folder["records"], self._folder["bank"]
+        if path is None:
+            return
+        meta = {"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records}
+        arrays = {"embeddings": bank}
+        known = [self._keypoints.get(r["path"]) for r in records]
+        if any(k is not None for k in known):
+            meta["keypoints"] = self._keypoint_settings
+            arrays["keypoint_counts"] = np.array([-1 if k is None else len(k[0]) for k in known], np.int64)
+            arrays["keypoint_xy"] = np.concatenate([np.zeros((0, 2), np.float32)] + [k[0] for k in known if k])
+            arrays["keypoint_descriptors"] = np.concatenate([np.zeros((0, 32), np.uint8)] + [k[1] for k in known if k])
         try:
             fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(meta), embeddings=bank)
+                np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
             # mkstemp makes it private (0600); a cache is as readable as any file the user writes, so
             # others sharing the register (or a Docker image's users) can use it too.
             umask = os.umask(0)
@@ -416,24 +636,118 @@ class DocClassifier:
         except OSError as e:
             self.warn(f"{path}: cannot write the register cache ({e.strerror or e}); continuing without it")
 
+    # ---- the second look
+
+    @property
+    def second_look(self) -> SecondLook | None:
+        """The second look's settings, None when it is off. Set it to True (the defaults), a
+        ``SecondLook`` or False/None; turning it on computes the register's missing keypoints (kept
+        in the register cache) and needs OpenCV."""
+        return self._second_look
+
+    @second_look.setter
+    def second_look(self, value: bool | SecondLook | None) -> None:
+        settings = SecondLook() if value is True else (value or None)
+        if settings is not None and not isinstance(settings, SecondLook):
+            raise TypeError(f"second_look: True, False, None or a SecondLook, not {value!r}")
+        if settings is not None:
+            tool = Keypoints(settings)  # a one-line InferError without OpenCV
+            keypoint_settings = {**settings.keypoint_settings(), "opencv": tool.version}
+            if keypoint_settings != self._keypoint_settings:
+                self._keypoints.clear()  # made another way: describe again
+                self._keypoint_settings = keypoint_settings
+            self._keypoint_tool = tool
+        self._second_look = settings
+        if settings is not None and self._describe_missing() and self._folder is not None:
+            self._write_cache()
+
+    def _describe_missing(self) -> bool:
+        """Keypoints of every registered image that has none yet, read on ``read_threads`` threads
+        (OpenCV releases the GIL); True when a file of the register folder was among them."""
+        keys = [k for k in dict.fromkeys(self._row_key.tolist()) if k is not None and k not in self._keypoints]
+        if not keys:
+            return False
+        tool = self._keypoint_tool
+        for key, result in zip(
+            keys, read_ahead(keys, lambda k: tool.describe(self._sources[k]), self.read_threads, 64), strict=True
+        ):
+            if isinstance(result, InferError):
+                self.warn(f"{result}; the second look has no keypoints for it")
+                result = (np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+            self._keypoints[key] = result
+        return any(not k.startswith("\0") for k in keys)
+
+    def _look_again(self, image, indices: np.ndarray, top: list[tuple[str, float]]) -> tuple[list, dict]:
+        """The second look at one query (a path or PIL image) whose best types are ``top`` (type
+        indices ``indices`` of the grouped bank): the re-ranked list and what was found."""
+        t0 = time.perf_counter()
+        look, tool = self._second_look, self._keypoint_tool
+        if len(top) < 2 or not look.triggers(top[0][1], top[1][1]):
+            return top, {"ran": False, "gap": top[0][1] - top[1][1] if len(top) > 1 else None}
+        gap = top[0][1] - top[1][1]
+        try:
+            query = tool.describe(image)
+        except InferError as e:
+            return top, {"ran": False, "gap": gap, "error": str(e)}
+        order, bounds = self._rows
+        candidates = []
+        for rank, ((label, score), j) in enumerate(zip(top[: look.k], indices, strict=False)):
+            examples = [self._keypoints.get(k) for k in self._row_key[order[bounds[j] : bounds[j + 1]]] if k]
+            examples = [e for e in examples if e is not None]
+            matches, inliers = max((tool.agreement(query, e) for e in examples), key=lambda a: a[1], default=(0, 0))
+            candidates.append(
+                {
+                    "label": label,
+                    "embedding_rank": rank + 1,
+                    "embedding_score": score,
+                    "examples": len(examples),
+                    "matches": matches,
+                    "inliers": inliers,
+                }
+            )
+        best = max(c["inliers"] for c in candidates)
+        for c in candidates:
+            c["evidence"] = look.evidence(c["inliers"], best)
+            c["score"] = look.combine(c["embedding_score"], c["evidence"])
+        candidates.sort(key=lambda c: -c["score"])  # stable: ties keep the embedding's order
+        reranked = [(c["label"], c["score"]) for c in candidates] + top[look.k :]
+        found = {"ran": True, "gap": gap, "query_keypoints": len(query[0]), "candidates": candidates}
+        return reranked, {**found, "ms": 1000 * (time.perf_counter() - t0)}
+
     # ---- matching
 
-    def match(self, embeddings: np.ndarray, k: int = 1) -> list[Match]:
-        """Best registered types for each embedding: one matrix product over the whole bank, then
-        the best example of each type, then the top k types (ties go to the type added first)."""
+    def type_scores(self, embeddings: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(Q, L) scores (cos + 1) / 2 of each embedding against each type's best example, and the L
+        type names: one matrix product over the whole bank."""
         if len(self._owner) == 0:
             raise InferError("the register is empty")
         bank, starts, names = self._grouped_bank()
         cos = self._cosines(np.asarray(embeddings, np.float32), bank)  # (Q, M)
         if starts is not None:  # some type has several examples: its best one counts
             cos = np.maximum.reduceat(cos, starts, axis=1)  # (Q, L)
-        scores = (cos + 1.0) / 2.0
+        return (cos + 1.0) / 2.0, names
+
+    def match(self, embeddings: np.ndarray, k: int = 1, images=None) -> list[Match]:
+        """Best registered types for each embedding: one matrix product over the whole bank, then
+        the best example of each type, then the top k types (ties go to the type added first). With
+        the second look on and ``images`` given (the path or PIL image of each embedding), close
+        calls are re-ranked and each match says what the second look found."""
+        scores, names = self.type_scores(embeddings)
+        look = self._second_look if images is not None else None
+        if look is not None and len(images) != len(scores):
+            raise ValueError(f"{len(scores)} embeddings but {len(images)} images")
         k = max(1, min(k, len(names)))
+        width = min(max(k, look.k), len(names)) if look is not None else k
         results = []
-        for row in scores:
-            top = [(names[i], float(row[i])) for i in top_indices(row, k)]
+        for q, row in enumerate(scores):
+            indices = top_indices(row, width)
+            top = [(names[i], float(row[i])) for i in indices]
+            found = None
+            if look is not None:
+                top, found = self._look_again(images[q], indices, top)
+            top = top[:k]
             label = top[0][0] if top[0][1] >= self.threshold else None
-            results.append(Match(label, top[0][1], top))
+            results.append(Match(label, top[0][1], top, found))
         return results
 
     def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -447,6 +761,7 @@ class DocClassifier:
             bank = self._bank if in_order else np.ascontiguousarray(self._bank[order])
             names = [self._labels[i] for i in owners[starts]]
             self._grouped = (bank, None if len(starts) == len(owners) else starts, names)
+            self._rows = (order, np.r_[starts, len(owners)])  # type j's bank rows: order[b[j]:b[j+1]]
         return self._grouped
 
     @staticmethod
@@ -465,14 +780,15 @@ class DocClassifier:
         return out
 
     def classify(self, image) -> tuple[str | None, float]:
-        m = self.match(self.embed(image))[0]
+        m = self.match(self.embed(image), images=[image])[0]
         return m.label, m.score
 
     def classify_batch(self, images) -> list[tuple[str | None, float]]:
-        return [(m.label, m.score) for m in self.match(self.embed(list(images)))]
+        images = list(images)
+        return [(m.label, m.score) for m in self.match(self.embed(images), images=images)]
 
     def top_k(self, image, k: int = 5) -> list[tuple[str, float]]:
-        return self.match(self.embed(image), k)[0].top
+        return self.match(self.embed(image), k, images=[image])[0].top
 
 
 def top_indices(row: np.ndarray, k: int) -> np.ndarray:
@@ -524,7 +840,13 @@ class Progress:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    clf = DocClassifier(args.model, args.register, threshold=args.threshold, batch_size=args.batch_size)
+    look = None
+    if args.second_look:
+        given = {"margin": args.second_look_margin, "k": args.second_look_k, "weight": args.second_look_weight}
+        look = SecondLook(**{name: value for name, value in given.items() if value is not None})
+    clf = DocClassifier(
+        args.model, args.register, threshold=args.threshold, batch_size=args.batch_size, second_look=look
+    )
     paths = collect_inputs(args.inputs)
     if not paths:
         raise InferError(f"no images found in {', '.join(args.inputs)}")
@@ -549,16 +871,21 @@ def run_cli(args: argparse.Namespace) -> int:
                 times.append(outcome[1])
         if arrays:
             t0 = time.perf_counter()
-            matches = clf.match(clf._embed_arrays(arrays), args.top_k)
-            shared = (time.perf_counter() - t0) / len(arrays)  # the batch's embed + match, per image
-            for i, m, t in zip(positions, matches, times, strict=True):
+            images = [paths[i] for i in positions] if look is not None else None
+            matches = clf.match(clf._embed_arrays(arrays), args.top_k, images=images)
+            looks = [m.second_look or {} for m in matches]
+            own = [found.get("ms", 0.0) / 1000 for found in looks]  # each query's second look
+            shared = (time.perf_counter() - t0 - sum(own)) / len(arrays)  # the batch's embed + match, per image
+            for i, m, t, t_own in zip(positions, matches, times, own, strict=True):
                 results[i] = {
                     "path": str(paths[i]),
                     "label": m.label,
                     "score": round(m.score, 6),
                     "top_k": [{"label": lb, "score": round(s, 6)} for lb, s in m.top],
-                    "ms": round(1000 * (t + shared), 3),
+                    "ms": round(1000 * (t + shared + t_own), 3),
                 }
+                if look is not None:
+                    results[i]["second_look"] = rounded(m.second_look)
         progress.update(min(args.batch_size, len(paths) - start))
     progress.close()
     if args.json:
@@ -567,13 +894,30 @@ def run_cli(args: argparse.Namespace) -> int:
             "register": str(clf.register_dir),
             "threshold": clf.threshold,
             "score": "(cos+1)/2",
-            "results": results,
         }
+        if look is not None:
+            doc["score"] += "; on a close call 1-(1-s)*(1-weight*g), s the embedding's score (second_look)"
+            doc["second_look"] = {
+                **dataclasses.asdict(look),
+                "evidence": "g = clip((inliers - min_inliers) / (max(full_inliers, most inliers of the k) - min_inliers), 0, 1)",
+            }
+        doc["results"] = results
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         for r in results:
             print(format_result(r, args.top_k), file=sys.stderr if "error" in r else sys.stdout)
     return 1 if any("error" in r for r in results) else 0
+
+
+def rounded(value):
+    """A JSON-ready copy with floats to 6 places."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {key: rounded(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 def format_result(r: dict, k: int) -> str:
@@ -587,6 +931,8 @@ def format_result(r: dict, k: int) -> str:
     )
     if k > 1:
         head += "   [" + ", ".join(f"{t['label']} {t['score']:.3f}" for t in r["top_k"]) + "]"
+    if r.get("second_look", {}).get("ran"):
+        head += "   (second look)"
     return head
 
 
@@ -603,8 +949,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=1, help="how many candidates to list (default: 1)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    look = parser.add_argument_group(
+        "second look",
+        "On a close call (the best two types within the margin), re-rank the best k by ORB keypoints and a "
+        "RANSAC homography against their register examples (needs OpenCV); score 1-(1-s)(1-weight*g) with g "
+        "in [0, 1] from the inlier count. Off by default.",
+    )
+    look.add_argument("--second-look", action=argparse.BooleanOptionalAction, default=False)
+    defaults = SecondLook()
+    look.add_argument("--second-look-margin", type=float, help=f"trigger margin (default: {defaults.margin})")
+    look.add_argument("--second-look-k", type=int, help=f"candidates re-ranked, 2 to 5 (default: {defaults.k})")
+    look.add_argument("--second-look-weight", type=float, help=f"weight in [0, 1] (default: {defaults.weight})")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    tuned = [args.second_look_margin, args.second_look_k, args.second_look_weight]
+    if not args.second_look and any(v is not None for v in tuned):
+        parser.error("--second-look-margin, --second-look-k and --second-look-weight need --second-look")
     try:
         return run_cli(args)
     except InferError as e:
