@@ -13,6 +13,8 @@
 4. infer.py end to end: ``DocClassifier.classify`` per image (decode + preprocess + embed + match,
    each timed) on generated document photos of ``--photo-size``, and the command line on a folder of
    ``--images`` of them; the command line's cold start for one image.
+5. The second look (infer.py ``--second-look``): ``classify`` per image with it off, on (infer.py's
+   settings: it runs on close calls only) and forced on every image (margin 1: its full cost).
 
 Every session runs with ``--threads`` intra-op threads (default: all cores, as infer.py does).
 """
@@ -38,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infer import DocClassifier, EmbeddingModel, decode_size, open_image  # noqa: E402
+from infer import DocClassifier, EmbeddingModel, SecondLook, decode_size, open_image  # noqa: E402
 
 LEVELS = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -256,6 +258,28 @@ def end_to_end(model: Path, register: Path, photos: list[Path], args) -> dict:
     return out
 
 
+def second_look_times(model: Path, register: Path, photos: list[Path], args) -> dict:
+    """ms per image through ``classify`` (decode + embed + match [+ second look]): mean and median
+    with the second look off, on with infer.py's settings, and forced on every image."""
+    clf = DocClassifier(model, register, threads=args.threads or None, warn=lambda m: None)
+    out: dict = {}
+    for name, look in (("off", None), ("on", SecondLook()), ("forced", SecondLook(margin=1.0))):
+        clf.second_look = look
+        times, ran = [], 0
+        for path in photos[: args.per_image + 5]:
+            t0 = time.perf_counter()
+            (m,) = clf.match(clf.embed(path), images=[path])
+            times.append(1000 * (time.perf_counter() - t0))
+            ran += bool(m.second_look and m.second_look["ran"])
+        times = times[5:]  # 5 warm up
+        out[name] = {
+            "mean_ms": statistics.mean(times),
+            "median_ms": statistics.median(times),
+            "triggered": ran / (len(times) + 5),
+        }
+    return out
+
+
 def command_line(model: Path, register: Path, folder: Path, one: Path, args) -> dict:
     cmd = [sys.executable, str(ROOT / "infer.py"), "--model", str(model), "--register", str(register)]
 
@@ -294,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=1000, help="photos in the folder the command line classifies")
     parser.add_argument("--per-image", type=int, default=100, help="photos timed one at a time")
     parser.add_argument("--photo-size", type=int, nargs=2, default=(1200, 1600), metavar=("W", "H"))
-    parser.add_argument("--skip", nargs="*", default=[], choices=["torch", "int8", "end-to-end"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["torch", "int8", "end-to-end", "second-look"])
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     model = Path(args.model)
@@ -375,6 +399,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"({cli['folder_images'] / cli['folder_s']:.0f} images/s, start-up included); one image "
                 f"{cli['one_image_s']:.2f} s cold start, of which Python + imports {cli['imports_s']:.2f} s"
             )
+            if "second-look" not in args.skip:
+                look = second_look_times(model, register, photos, args)
+                report["end_to_end"]["second_look"] = look
+                print(f"  classify per image, second look (ms): {'mean':>7} {'median':>7} {'ran on':>7}")
+                what = {
+                    "off": "off",
+                    "on": f"on (margin {SecondLook().margin}: close calls)",
+                    "forced": "forced on every image (margin 1)",
+                }
+                for name, r in look.items():
+                    print(f"    {what[name]:34s} {r['mean_ms']:7.2f} {r['median_ms']:7.2f} {r['triggered']:7.0%}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
