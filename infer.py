@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import sys
@@ -439,19 +438,19 @@ class DocClassifier:
         self._owner = np.zeros(0, np.int64)  # row → index into _labels
         self._grouped: tuple[np.ndarray, np.ndarray | None, list[str]] | None = None  # built on first match
         self._rows: tuple[np.ndarray, np.ndarray] | None = None  # bank rows of each grouped type, with _grouped
-        # The second look's side of the register: each bank row's image (a key into _sources: the
-        # file's path in the register folder, or "\0<n>" for an image registered in memory; None for
-        # bare embeddings) and its keypoints once computed, under the settings in _keypoint_settings.
+        # The second look's side of the register: each bank row's image, as a key (the file's path
+        # in the register folder, "\0<n>" for an image registered in memory, None for none), and
+        # the keypoints of each key once computed, under the settings in _keypoint_settings.
         self._row_key = np.zeros(0, object)
-        self._sources: dict[str, Path | Image.Image] = {}
+        self._memory_images: dict[str, Path | Image.Image] = {}  # "\0<n>" → what was registered
+        self._registered = 0  # images registered in memory so far (numbers their keys)
         self._keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._keypoint_settings: dict | None = None
-        self._memory_images = itertools.count()  # numbers the keys of images registered in memory
         self._second_look: SecondLook | None = None
         self._keypoint_tool: Keypoints | None = None
-        self._folder: dict | None = None  # the register folder's files, as its cache holds them
-        self.second_look = second_look
+        self._cache_path: Path | None = None  # the register cache, when one is used
         self.register_dir = Path(register) if register is not None else None
+        self.second_look = second_look
         if self.register_dir is not None:
             self._load_register(self.register_dir, cache)
 
@@ -485,13 +484,19 @@ class DocClassifier:
         return sorted(set(self._labels[i] for i in self._owner))
 
     def register(self, label: str, image) -> None:
-        """Add an example of ``label`` (a path or PIL image) to the in-memory register."""
+        """Add an example of ``label`` (a path or PIL image) to the in-memory register. With the
+        second look on, its keypoints are computed now; a path is kept, so they can be later too."""
         embedding = self.embed(image)
-        key = f"\0{next(self._memory_images)}"
-        self._sources[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
+        key = f"\0{self._registered}"
+        self._registered += 1
+        # A path is kept (the second look may be turned on later); a PIL image only while it is on.
+        if isinstance(image, (str, os.PathLike)) or self._second_look is not None:
+            self._memory_images[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
         self._add([label] * len(embedding), embedding, [key])
         if self._second_look is not None:
-            self._describe_missing()
+            self._describe([key])
+            if not isinstance(image, (str, os.PathLike)):
+                del self._memory_images[key]  # described: the picture itself is not needed again
 
     def add_embeddings(self, labels: list[str], embeddings: np.ndarray) -> None:
         """Add precomputed unit embeddings (N, D), one label each, to the in-memory register (one
@@ -523,7 +528,7 @@ class DocClassifier:
         keep = self._owner != self._index[label]
         for key in self._row_key[~keep]:
             if key is not None and key.startswith("\0"):  # an image registered in memory: forget it
-                self._sources.pop(key, None)
+                self._memory_images.pop(key, None)
                 self._keypoints.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
@@ -572,8 +577,7 @@ class DocClassifier:
         fresh = iter(self._embed_arrays(pending))
         bank = np.stack([next(fresh) if e is None else e for e in embeddings])
         self._add([r["label"] for r in records], bank, [r["path"] for r in records])
-        self._sources.update({r["path"]: folder / r["path"] for r in records})
-        self._folder = {"cache": cache_path if use_cache else None, "records": records, "bank": bank}
+        self._cache_path = cache_path if use_cache else None
         # Cached keypoints count only under the settings they were made with (and the same OpenCV).
         if self._second_look is None or keypoint_settings == self._keypoint_settings:
             self._keypoints.update(keypoints)
@@ -583,9 +587,9 @@ class DocClassifier:
         stale = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
         changed = pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
         if use_cache and (changed or described):
-            self._write_cache()
+            self._write_cache(records, bank)
 
-    def _read_cache(self, path: Path) -> tuple[dict[str, dict], dict | None]:
+    def _read_cache(self, path: Path, quiet: bool = False) -> tuple[dict[str, dict], dict | None]:
         """The cached files (path → record with its embedding and keypoints or None) and the settings
         the keypoints were made with."""
         try:
@@ -599,6 +603,8 @@ class DocClassifier:
                 if "keypoint_counts" in z.files:
                     counts, xy, descriptors = z["keypoint_counts"], z["keypoint_xy"], z["keypoint_descriptors"]
                     ends = np.cumsum(np.maximum(counts, 0))
+                    if len(counts) != len(files) or not len(xy) == len(descriptors) == (ends[-1] if len(ends) else 0):
+                        raise ValueError("keypoint arrays disagree")
                     for i, (count, end) in enumerate(zip(counts.tolist(), ends.tolist(), strict=True)):
                         if count >= 0:
                             keypoints[i] = (xy[end - count : end], descriptors[end - count : end])
@@ -607,14 +613,22 @@ class DocClassifier:
         except FileNotFoundError:
             return {}, None
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
-            self.warn(f"{path}: unreadable cache ({type(e).__name__}); rebuilding it")
+            if not quiet:
+                self.warn(f"{path}: unreadable cache ({type(e).__name__}); rebuilding it")
             return {}, None
 
-    def _write_cache(self) -> None:
-        """The register folder's files as loaded: their records, embeddings and the keypoints known."""
-        path, records, bank = self._folder["cache"], self._folder["records"], self._folder["bank"]
+    def _write_cache(self, records: list[dict] | None = None, bank: np.ndarray | None = None) -> None:
+        """The register folder's files (``records``, ``bank``: as just loaded; None: as the cache file
+        holds them, when keypoints were computed later) with the keypoints known of them."""
+        path = self._cache_path
         if path is None:
             return
+        if records is None:  # not kept in memory (a large register's records and bank would double)
+            cached, _ = self._read_cache(path, quiet=True)
+            if not cached:
+                return
+            records = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
+            bank = np.stack([r["embedding"] for r in cached.values()])
         meta = {"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records}
         arrays = {"embeddings": bank}
         known = [self._keypoints.get(r["path"]) for r in records]
@@ -658,24 +672,31 @@ class DocClassifier:
                 self._keypoint_settings = keypoint_settings
             self._keypoint_tool = tool
         self._second_look = settings
-        if settings is not None and self._describe_missing() and self._folder is not None:
+        if settings is not None and self._describe_missing():
             self._write_cache()
 
     def _describe_missing(self) -> bool:
-        """Keypoints of every registered image that has none yet, read on ``read_threads`` threads
-        (OpenCV releases the GIL); True when a file of the register folder was among them."""
+        """Keypoints of every registered image that has none yet; True when a file of the register
+        folder was among them."""
         keys = [k for k in dict.fromkeys(self._row_key.tolist()) if k is not None and k not in self._keypoints]
-        if not keys:
-            return False
+        keys = [k for k in keys if not k.startswith("\0") or k in self._memory_images]
+        self._describe(keys)
+        return any(not k.startswith("\0") for k in keys)
+
+    def _describe(self, keys: list[str]) -> None:
+        """Keypoints of these images, read on ``read_threads`` threads (OpenCV releases the GIL)."""
         tool = self._keypoint_tool
+
+        def source(key: str):
+            return self._memory_images[key] if key.startswith("\0") else self.register_dir / key
+
         for key, result in zip(
-            keys, read_ahead(keys, lambda k: tool.describe(self._sources[k]), self.read_threads, 64), strict=True
+            keys, read_ahead(keys, lambda k: tool.describe(source(k)), self.read_threads, 64), strict=True
         ):
             if isinstance(result, InferError):
                 self.warn(f"{result}; the second look has no keypoints for it")
                 result = (np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
             self._keypoints[key] = result
-        return any(not k.startswith("\0") for k in keys)
 
     def _look_again(self, image, indices: np.ndarray, top: list[tuple[str, float]]) -> tuple[list, dict]:
         """The second look at one query (a path or PIL image) whose best types are ``top`` (type

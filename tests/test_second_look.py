@@ -210,6 +210,8 @@ def test_register_cache_keeps_keypoints_and_invalidates_them(tiny_export, regist
     # Images registered in memory get keypoints too; bare embeddings have none (no evidence, no error).
     clf.register("extra", register / "type0.png")
     assert len(described) == 4
+    clf.register("picture", Image.open(register / "type2.png"))  # described now, the picture not kept
+    assert len(described) == 5 and list(clf._memory_images.values()) == [register / "type0.png"]
     clf.add_embeddings(["bare"], clf.embed(register / "type1.png"))
     clf.second_look = infer.SecondLook(margin=1.0)
     (m,) = clf.match(clf.embed(register / "type1.png"), k=5, images=[register / "type1.png"])
