@@ -25,24 +25,26 @@ SAMPLE_SEED = 2026
 # The shipped register and examples are drawn in Pillow's built-in font, so that the tests that redraw
 # them find the same pictures on any machine, whatever fonts it has installed.
 SAMPLE_FONTS = "builtin"
-EXAMPLE_INDEX = 2  # which registered type examples/ has a photo of
+# The kinds of the sample register, in order (then the other kinds, for a larger one); examples/ has
+# a photo of the third, a form, and a document of a kind not registered.
+SAMPLE_KINDS = ("receipt", "bank_card", "form", "id_card", "invoice", "letter")
+EXAMPLE_INDEX = 2
 
 
 def sample_class_ids(types: int) -> tuple[list[int], int]:
-    """Class ids (seed SAMPLE_SEED) of the sample register, one kind of document each as far as the
-    kinds go, and of the unregistered example: the first id left over of a kind not registered."""
+    """Class ids (seed SAMPLE_SEED) of the sample register, the first design of each of ``types``
+    kinds, and of the unregistered example: the first design of the next kind."""
     from data.synthetic import make_template
 
-    chosen, kinds, class_id = [], set(), 0
-    while len(chosen) < types:
-        kind = make_template(SAMPLE_SEED, class_id).kind
-        if kind not in kinds or len(kinds) == len(KINDS):
-            chosen.append(class_id)
-            kinds.add(kind)
+    order = [*SAMPLE_KINDS, *(k for k in KINDS if k not in SAMPLE_KINDS)]
+    if types >= len(order):
+        raise ValueError(f"the sample register has at most {len(order) - 1} types, one per kind")
+    first: dict[str, int] = {}
+    class_id = 0
+    while any(kind not in first for kind in order[: types + 1]):
+        first.setdefault(make_template(SAMPLE_SEED, class_id).kind, class_id)
         class_id += 1
-    left = (i for i in range(10 * len(KINDS) + types) if i not in chosen)
-    other = [i for i in left if make_template(SAMPLE_SEED, i).kind not in kinds or len(kinds) == len(KINDS)]
-    return chosen, other[0]
+    return [first[kind] for kind in order[:types]], first[order[types]]
 
 
 def photo_of(image: Image.Image, seed: int) -> Image.Image:
@@ -60,13 +62,21 @@ def photo_of(image: Image.Image, seed: int) -> Image.Image:
 
 
 def write_eval_set(
-    out: Path, num_types: int, photos_per_type: int = 2, unknown_types: int = 0, seed: int = 31337, long_side: int = 384
+    out: Path,
+    num_types: int,
+    photos_per_type: int = 2,
+    unknown_types: int = 0,
+    seed: int = 31337,
+    long_side: int = 384,
+    family_size: int = 4,
+    fonts: str = "auto",
 ) -> None:
     """An evaluation folder: ``register/<type>.png`` (a clean example) and ``queries/<type>/*.jpg``
-    (photos of other instances); ``unknown_types`` more types have queries but no register entry."""
+    (photos of other instances); ``unknown_types`` more types have queries but no register entry.
+    Types come in families of ``family_size`` look-alike siblings (data/synthetic.py)."""
     total = num_types + unknown_types
     per = photos_per_type + 1
-    docs = SyntheticDocuments(total, per, seed=seed, long_side=long_side, family_size=4)
+    docs = SyntheticDocuments(total, per, seed=seed, long_side=long_side, family_size=family_size, fonts=fonts)
     (out / "register").mkdir(parents=True, exist_ok=True)
     for t in range(total):
         name = f"type{t:04d}"

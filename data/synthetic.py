@@ -1,7 +1,7 @@
 """Synthetic document types rendered in memory, so training needs no data on disk.
 
 A class is a *design*: a kind of document (ID card, driving licence, passport page, bank card,
-invoice, receipt, form, letter, certificate, statement) with its own palette, issuer, logo,
+invoice, receipt, form, letter, certificate, statement, ticket, shipping label) with its own palette, issuer, logo,
 typefaces and layout. Each instance of the class fills that design with other content: names,
 addresses, amounts, dates, table rows, photo, signature, stamps. The model learns "same design,
 other content", which is what matching against a register needs.
@@ -55,11 +55,14 @@ KINDS: dict[str, tuple[float, float]] = {
     "form": (0.707, 0.13),
     "statement": (0.707, 0.10),
     "receipt": (0.42, 0.11),
+    "ticket": (2.4, 0.07),
+    "shipping_label": (0.66, 0.06),
 }
 _NAMES = list(KINDS)
 _SHARES = np.array([share for _, share in KINDS.values()])
 _SHARES = _SHARES / _SHARES.sum()
 _PAGES = ("invoice", "letter", "form", "statement")
+_WHITE = (*_PAGES, "receipt", "shipping_label")  # mostly white paper, plain background
 
 # Layout elements, each an int: a variant number, a side (0 left, 1 right), or a seed (table).
 CHOICES = {"header": 4, "logo_side": 2, "photo_side": 2, "fields": 4, "footer": 4, "stripes": 4, "table": 0}
@@ -75,6 +78,8 @@ ELEMENTS: dict[str, tuple[str, ...]] = {
     "form": ("header", "logo_side", "fields", "footer", "stripes"),
     "statement": ("header", "logo_side", "fields", "table", "footer", "stripes"),
     "receipt": ("header", "logo_side", "table", "footer"),
+    "ticket": ("header", "logo_side", "fields", "footer", "stripes"),
+    "shipping_label": ("header", "logo_side", "fields", "footer", "stripes"),
 }
 # relation → (share of siblings, the attributes it changes; None: layout elements / everything)
 RELATIONS: dict[str, tuple[float, tuple[str, ...] | None]] = {
@@ -138,7 +143,7 @@ def _palette(rng: np.random.Generator, kind: str) -> Palette:
     r = rng.random()
     if kind == "bank_card":
         paper = _rgb(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.15, 0.75))
-    elif kind in _PAGES or kind == "receipt":
+    elif kind in _WHITE:
         # Mostly white or near-white paper, as real documents are; now and then a tint.
         tint = rng.uniform(0, 0.04) if r < 0.8 else rng.uniform(0.04, 0.15)
         paper = _rgb(rng.random(), tint, rng.uniform(0.95, 1.0))
@@ -156,7 +161,7 @@ def _palette(rng: np.random.Generator, kind: str) -> Palette:
     hue = rng.random()
     accent = _rgb(hue, rng.uniform(0.45, 1.0), rng.uniform(0.3, 0.85))
     accent2 = _rgb(hue + rng.uniform(0.15, 0.85), rng.uniform(0.3, 1.0), rng.uniform(0.4, 0.95))
-    if kind in _PAGES or kind == "receipt":
+    if kind in _WHITE:
         background = "plain" if rng.random() < 0.9 else str(rng.choice(["gradient", "dots", "waves"]))
     else:
         background = str(rng.choice(["plain", "gradient", "guilloche", "waves", "dots"], p=[0.2, 0.2, 0.3, 0.2, 0.1]))
@@ -1066,6 +1071,150 @@ def _bank_card(c: Canvas, d: Design, rng: np.random.Generator) -> None:
         c.draw.ellipse(c.box(0.78 + i * 0.07, 0.74, 0.78 + i * 0.07 + 0.1 * c.h / c.w, 0.84), fill=colour)
 
 
+def _small_print(c: Canvas, d: Design, x0: float, x1: float, y: float, height: float) -> None:
+    """Conditions of carriage and the like along the bottom, in the design's footer style."""
+    p = d.palette
+    text = words.sentence(_stream(d.layout, "footer"), 10)
+    if d.footer == 1:
+        c.text(x0, y, text, height, p.ink, max_w=x1 - x0)
+    elif d.footer == 2:
+        c.line(x0, y - height * 0.4, x1, y - height * 0.4, p.ink, c.hairline())
+        c.text((x0 + x1) / 2, y, text, height, p.ink, anchor="ma", max_w=x1 - x0)
+    elif d.footer == 3:
+        c.rect(x0, y - height * 0.3, x1, y + height * 1.5, fill=p.accent2)
+        c.text((x0 + x1) / 2, y, text, height, p.paper, anchor="ma", max_w=x1 - x0)
+
+
+def _ticket(c: Canvas, d: Design, rng: np.random.Generator) -> None:
+    """An event or transport ticket: a wide main part and a tear-off stub, big route or title."""
+    p = d.palette
+    lay = _stream(d.layout, "body")
+    stub = float(lay.uniform(0.22, 0.3))
+    sx = 1 - stub if d.logo_side == 0 else stub
+    main0, main1 = (0.03, sx - 0.02) if d.logo_side == 0 else (sx + 0.02, 0.97)
+    stub0, stub1 = (sx + 0.02, 0.97) if d.logo_side == 0 else (0.03, sx - 0.02)
+    for y in np.arange(0.02, 0.98, 0.05):  # perforation
+        c.line(sx, y, sx, y + 0.025, p.ink, 1)
+    band = float(lay.uniform(0.16, 0.24))
+    if d.header in (0, 2):
+        c.rect(
+            main0 - 0.03 if d.logo_side == 0 else main0,
+            0,
+            main1 if d.logo_side == 0 else main1 + 0.03,
+            band,
+            fill=p.accent,
+        )
+    colour = p.paper if d.header in (0, 2) else p.accent
+    logo_w = _logo(c, d, main0, band * 0.15, band * 0.7)
+    c.text(
+        main0 + logo_w + 0.02,
+        band * 0.2,
+        d.issuer,
+        band * 0.28,
+        colour,
+        "heading",
+        True,
+        max_w=main1 - main0 - logo_w - 0.05,
+    )
+    title = str(lay.choice(["E-TICKET", "ADMIT ONE", "Boarding Pass", "Ticket", "Billet", "Fahrkarte"]))
+    c.text(main1, band * 0.6, title, band * 0.22, colour, bold=True, anchor="ra")
+    if d.header == 3:
+        c.line(main0, band, main1, band, p.accent, c.hairline() + 1)
+    route = lay.random() < 0.5
+    y = band + 0.08
+    if route:  # two big place codes with an arrow
+        a, b = (words.code(rng, 3) for _ in range(2))
+        c.text(main0, y, a, 0.16, p.accent if d.header == 1 else p.ink, "heading", True)
+        c.line(main0 + 0.17, y + 0.1, main0 + 0.25, y + 0.1, p.ink, c.hairline() + 1)
+        c.text(main0 + 0.27, y, b, 0.16, p.accent if d.header == 1 else p.ink, "heading", True)
+    else:
+        c.text(
+            main0,
+            y,
+            words.sentence(rng, int(rng.integers(2, 4)))[:-1].title(),
+            0.09,
+            p.ink,
+            "heading",
+            True,
+            max_w=main1 - main0,
+        )
+    labels = _labels(d, 6)
+    _fields(c, d, main0, 0.62, main1, 0.9, labels, 3, rng)
+    c.text(stub0, 0.08, title, 0.06, p.ink, bold=True, max_w=stub1 - stub0)
+    c.text(stub0, 0.18, words.person(rng), 0.05, p.ink, max_w=stub1 - stub0)
+    if lay.random() < 0.6:
+        _qr(c, stub0, 0.4, min(0.45, (stub1 - stub0) * c.w / c.h), rng)
+    else:
+        _barcode(c, stub0, 0.55, stub1, 0.85, rng)
+    if d.stripes == 1:
+        c.rect(0, 0.93, 1, 1, fill=p.accent2)
+    elif d.stripes == 2:
+        c.draw.polygon([c.px(main1 - 0.15, 1), c.px(main1, 0.7), c.px(main1, 1)], fill=p.accent2)
+    elif d.stripes == 3:
+        for i in range(4):
+            c.rect(main0, 0.95 - i * 0.012, main1, 0.955 - i * 0.012, fill=p.accent2)
+    _small_print(c, d, main0, main1, 0.925 if d.stripes != 1 else 0.875, 0.022)
+
+
+def _shipping_label(c: Canvas, d: Design, rng: np.random.Generator) -> None:
+    """A parcel label: carrier header, sender and recipient blocks, service code, big barcode."""
+    p = d.palette
+    lay = _stream(d.layout, "body")
+    thick = max(1, c.h // 150)
+    c.rect(0.02, 0.01, 0.98, 0.99, outline=p.ink, width=thick)
+    head = float(lay.uniform(0.08, 0.12))
+    if d.header in (0, 2):
+        c.rect(0.02, 0.01, 0.98, head, fill=p.accent if d.header == 0 else p.ink)
+    colour = p.paper if d.header in (0, 2) else p.ink
+    lx = 0.05 if d.logo_side == 0 else 0.95 - head * 0.7 * c.h / c.w
+    _logo(c, d, lx, 0.02, head * 0.7)
+    c.text(
+        0.95 if d.logo_side == 0 else 0.05,
+        0.025,
+        d.issuer,
+        head * 0.35,
+        colour,
+        "heading",
+        True,
+        "ra" if d.logo_side == 0 else "la",
+        max_w=0.6,
+    )
+    c.line(0.02, head, 0.98, head, p.ink, thick)
+    y = head + 0.015
+    c.text(0.05, y, _label("From", d.typeface.label_case), 0.014, p.ink, bold=True)
+    for i, line in enumerate([words.organisation(rng), *words.address(rng)]):
+        c.text(0.05, y + 0.02 + i * 0.018, line, 0.013, p.ink, max_w=0.6)
+    service = str(lay.choice(["EXPRESS", "PRIORITY", "STANDARD", "ECONOMY", "NEXT DAY"]))
+    box = (0.7, y, 0.95, y + 0.08)
+    if d.fields in (0, 2):
+        c.rect(*box, fill=p.ink)
+        c.text(0.825, y + 0.025, service, 0.022, p.paper, bold=True, anchor="ma", max_w=0.23)
+    else:
+        c.rect(*box, outline=p.ink, width=thick)
+        c.text(0.825, y + 0.025, service, 0.022, p.ink, bold=True, anchor="ma", max_w=0.23)
+    y += 0.1
+    c.line(0.02, y, 0.98, y, p.ink, thick)
+    c.text(0.05, y + 0.012, _label("Ship to", d.typeface.label_case), 0.016, p.ink, bold=True)
+    for i, line in enumerate([words.person(rng).upper(), *words.address(rng)]):
+        c.text(0.08, y + 0.04 + i * 0.03, line, 0.022, p.ink, bold=i == 0, max_w=0.85)
+    y += 0.15
+    c.line(0.02, y, 0.98, y, p.ink, thick)
+    labels = [_label(s, d.typeface.label_case) for s in ("Weight", "Ref.", "Date", "Pieces")]
+    _fields(c, d, 0.05, y + 0.015, 0.95, y + 0.09, labels, 2, rng)
+    y += 0.1
+    c.line(0.02, y, 0.98, y, p.ink, thick)
+    _barcode(c, 0.08, y + 0.03, 0.92, y + 0.2, rng)
+    c.text(0.5, y + 0.21, " ".join(words.digits(rng, 4) for _ in range(4)), 0.016, p.ink, anchor="ma")
+    if d.stripes == 1:
+        c.rect(0.02, 0.9, 0.98, 0.99, fill=p.accent2)
+    elif d.stripes == 2:
+        _qr(c, 0.05, 0.86, 0.1, rng)
+    elif d.stripes == 3:
+        c.rect(0.85, 0.84, 0.95, 0.96, fill=p.ink)
+        c.text(0.9, 0.86, words.code(rng, 1), 0.07, p.paper, bold=True, anchor="ma")
+    _small_print(c, d, 0.05, 0.95, 0.955 if d.stripes != 1 else 0.865, 0.011)
+
+
 def _page(draw):
     """A page kind: the kind's body, its footer, and the stripes along the page's edges over both."""
 
@@ -1088,6 +1237,8 @@ _LAYOUTS = {
     "form": _page(_form),
     "statement": _page(_statement),
     "receipt": _receipt,
+    "ticket": _ticket,
+    "shipping_label": _shipping_label,
 }
 
 

@@ -1,6 +1,6 @@
 """Words and field values for the synthetic documents: what real documents print.
 
-Names, organisations, addresses, item descriptions, amounts, dates and the labels of the ten kinds,
+Names, organisations, addresses, item descriptions, amounts, dates and the labels of the twelve kinds,
 in English with some German, French and Spanish, so that the text a model sees has the shapes of
 real words (ascenders, short and long words, numbers with separators) rather than random letters.
 Each helper takes a numpy Generator and returns a string; nothing here draws.
@@ -115,6 +115,8 @@ LABELS = {
         "Date of issue|Date of expiry|Authority"
     ),
     "bank_card": "VALID THRU|MEMBER SINCE|CARDHOLDER",
+    "ticket": "Passenger|Date|Time|Seat|Gate|Row|Class|Booking ref.|Flight|Train|Carriage|Platform|Entrance|Section",
+    "shipping_label": "Weight|Ref.|Date|Pieces|Tracking No.|Account|Zone|Dimensions",
 }
 COLUMNS = {
     "invoice": "Pos.|Description|Qty|Unit|Unit price|VAT|Amount|Item No.|Discount",

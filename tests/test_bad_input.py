@@ -27,7 +27,7 @@ pytestmark = pytest.mark.reliability
 
 MODEL = ROOT / "assets" / "model.onnx"
 REGISTER = ROOT / "register"
-PHOTO = ROOT / "examples" / "photo_of_form_3.jpg"
+PHOTO = ROOT / "examples" / "photo_of_form_9.jpg"
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
@@ -105,7 +105,7 @@ def test_a_batch_with_bad_files_reports_each_and_classifies_the_rest(tmp_path):
             assert error.startswith(str(folder / name) + ": ") and reason in error, error
             assert "\n" not in error
     for name in ("good.jpg", "grey.png", "palette.png", "rgba.png", "cmyk.jpg", "ça va — scan 1.png"):
-        assert results[name]["label"] == "form_3", (name, results[name])
+        assert results[name]["label"] == "form_9", (name, results[name])
 
     # Text mode: one line per bad file on stderr, one per good file on stdout.
     r = _cli(folder)
@@ -127,7 +127,7 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert infer.open_image(tmp_path / "tagged.jpg").size == upright.size
     clf = infer.DocClassifier(MODEL, REGISTER)
     scores = {n: clf.classify(tmp_path / f"{n}.jpg") for n in ("tagged", "untagged", "upright")}
-    assert scores["tagged"][0] == "form_3"
+    assert scores["tagged"][0] == "form_9"
     assert abs(scores["tagged"][1] - scores["upright"][1]) < 0.01
     assert scores["untagged"][1] < scores["upright"][1] - 0.02  # the tag is what made the difference
 
@@ -154,7 +154,7 @@ def test_unreadable_file_is_reported_and_the_batch_goes_on():
         assert r.returncode == 1, r.stderr
         assert "Traceback" not in r.stderr
         ok, denied = json.loads(r.stdout)["results"]
-        assert ok["label"] == "form_3" and "error" not in ok
+        assert ok["label"] == "form_9" and "error" not in ok
         assert denied["error"] == f"{secret}: permission denied"
     finally:
         shutil.rmtree(folder)
@@ -176,7 +176,7 @@ def test_register_with_a_symlink_loop_broken_files_and_duplicate_labels(tmp_path
     reg = _register_copy(tmp_path)
     (reg / "loop").symlink_to(reg, target_is_directory=True)  # register/loop/loop/... forever
     (reg / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    shutil.copy(reg / "invoice_8.png", reg / "form_3.jpg")  # a second file labelled form_3
+    shutil.copy(reg / "invoice_20.png", reg / "form_9.jpg")  # a second file labelled form_9
     runs = [_cli(PHOTO, "--register", reg, "--json") for _ in range(2)]
     for r in runs:
         assert r.returncode == 0, r.stderr
@@ -187,10 +187,10 @@ def test_register_with_a_symlink_loop_broken_files_and_duplicate_labels(tmp_path
             w.startswith(f"warning: {reg / 'loop'}: links back to") and "(a loop); skipped" in w for w in warnings
         )
         assert len(warnings) == 3, warnings  # nothing read through the loop
-        assert any("label 'form_3' comes from form_3.jpg, form_3.png" in w for w in warnings), warnings
+        assert any("label 'form_9' comes from form_9.jpg, form_9.png" in w for w in warnings), warnings
     first, second = ([{k: v for k, v in x.items() if k != "ms"} for x in json.loads(r.stdout)["results"]] for r in runs)
     assert first == second  # deterministic (all but the timing)
-    assert json.loads(runs[0].stdout)["results"][0]["label"] == "form_3"
+    assert json.loads(runs[0].stdout)["results"][0]["label"] == "form_9"
 
 
 @pytest.mark.parametrize(

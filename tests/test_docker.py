@@ -75,7 +75,7 @@ def test_slim_infer_image_needs_only_its_requirements(tmp_path):
         f"        if name.split('.')[0] in {blocked!r}:\n"
         "            raise ImportError(f'{name} is not in the infer image')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "sys.argv = ['infer.py', 'examples/photo_of_form_3.jpg', '--register', sys.argv[1], '--json']\n"
+        "sys.argv = ['infer.py', 'examples/photo_of_form_9.jpg', '--register', sys.argv[1], '--json']\n"
         "runpy.run_path('infer.py', run_name='__main__')\n"
     )
     register = shutil.copytree(ROOT / "register", tmp_path / "register")
@@ -83,7 +83,7 @@ def test_slim_infer_image_needs_only_its_requirements(tmp_path):
         assert not name or name.startswith("#") or re.match(r"^(onnxruntime|numpy|pillow)\b", name)
     result = subprocess.run([sys.executable, "-c", code, str(register)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert '"label": "form_3"' in result.stdout
+    assert '"label": "form_9"' in result.stdout
 
 
 # --- the entrypoint, for real ----------------------------------------------------------------------

@@ -264,7 +264,7 @@ def test_odd_and_broken_inputs_with_the_second_look(tmp_path):
             assert r["second_look"]["ran"] and 0 <= r["score"] <= 1, (name, r)
         else:
             assert reason in r["error"] and "second_look" not in r
-    assert results["good.jpg"]["label"] == "form_3"
+    assert results["good.jpg"]["label"] == "form_9"
 
 
 def test_bench_second_look_runs_and_replays_the_live_look(tmp_path):
