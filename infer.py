@@ -263,7 +263,7 @@ class SecondLook:
     min_inliers: int = 15
     full_inliers: int = 50
     long_side: int = 512
-    features: int = 1000
+    features: int = 700
 
     def __post_init__(self):
         if not self.margin >= 0:
