@@ -13,6 +13,11 @@ Score: (cos + 1) / 2 of the two embeddings, in [0, 1] as in the original DocClas
 score ≥ threshold, else the answer is "unknown". The default threshold is the one recorded in the
 model's metadata.
 
+Second look (``--second-look``, ``DocClassifier(..., second_look=True)``; off by default, needs
+OpenCV): when the best two types score within a margin, the best few are compared again by ORB
+keypoints and a homography against their register examples, and the geometric evidence raises
+their scores (``SecondLook`` gives the formula).
+
 Python API::
 
     from infer import DocClassifier
