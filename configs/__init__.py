@@ -185,6 +185,8 @@ def validate(cfg: Config) -> None:
     ]:
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    if d.tone_p is not None and not 0.0 <= d.tone_p <= 1.0:
+        raise ConfigError(f"data.tone_p: must be in [0, 1], got {d.tone_p}")
     fonts = d.synthetic.fonts
     if fonts not in ("auto", "builtin") and not Path(fonts).is_dir():
         raise ConfigError(f"data.synthetic.fonts: {fonts} is neither auto, builtin nor a folder")

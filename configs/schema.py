@@ -80,6 +80,9 @@ class DataConfig:
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     augment: Literal["none", "light", "medium", "strong"] = "medium"
+    # Chance of a grey, sepia or inverted tone per image; None: the augment strength's own (medium
+    # 0.15). A tone teaches invariance to palette, which is what tells some look-alike types apart.
+    tone_p: Optional[float] = None
     num_workers: int = 2
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 

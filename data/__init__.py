@@ -49,5 +49,5 @@ def build_source(data_cfg):
 
 
 def build_train_dataset(data_cfg, seed: int) -> AugmentedDataset:
-    transform = train_transform(data_cfg.image_size, data_cfg.mean, data_cfg.std, data_cfg.augment)
+    transform = train_transform(data_cfg.image_size, data_cfg.mean, data_cfg.std, data_cfg.augment, data_cfg.tone_p)
     return AugmentedDataset(build_source(data_cfg), transform, seed=seed)

@@ -15,6 +15,7 @@ All randomness comes from torch's global generator, which the dataset seeds per 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -319,7 +320,10 @@ def eval_transform(image_size: int, mean, std) -> v2.Compose:
     )
 
 
-def train_transform(image_size: int, mean, std, strength: str = "medium"):
+def train_transform(image_size: int, mean, std, strength: str = "medium", tone_p: float | None = None):
+    """``strength``'s augmentation; ``tone_p`` replaces its chance of a grey, sepia or inverted tone
+    (palette is what tells some registered types apart: a tone teaches the model to ignore it)."""
     if strength == "none":
         return eval_transform(image_size, mean, std)
-    return DocumentAugment(image_size, mean, std, STRENGTHS[strength])
+    s = STRENGTHS[strength]
+    return DocumentAugment(image_size, mean, std, s if tone_p is None else dataclasses.replace(s, p_tone=tone_p))

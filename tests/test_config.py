@@ -58,6 +58,7 @@ def test_overrides_dotted_short_and_equals_forms():
         (["--model.partial_fc", "true", "--model.sample_rate", "0"], "model.sample_rate: must be in"),
         (["--model.sample_rate", "0.1"], "set model.partial_fc true"),
         (["--train.ema_decay", "1"], "train.ema_decay: must be in"),
+        (["--data.tone_p", "1.5"], "data.tone_p: must be in"),
         (["--data.synthetic.family_size", "0"], "data.synthetic.family_size: must be positive"),
         (["--data.synthetic.fonts", "no/such/folder"], "data.synthetic.fonts: no/such/folder is neither"),
     ],

@@ -151,3 +151,20 @@ def test_preview_writes_a_grid(tmp_path):
     main(["--cfg", "tiny_cpu", "--out", str(out), "--n", "16"])
     with Image.open(out) as grid:
         assert grid.size == (8 * 66 + 2, 2 * 66 + 2)
+
+
+def test_tone_p_sets_the_chance_of_grey_sepia_or_inverted_tones():
+    """tone_p 0: every augmented image keeps its colours' order; tone_p 1: every one is toned."""
+
+    def colour_stage(tone_p):
+        t = train_transform(64, [0.5] * 3, [0.5] * 3, "medium", tone_p=tone_p)
+        return next(s for s in t.uint8_stages if isinstance(s, RandomColour))
+
+    assert colour_stage(None).p_tone == STRENGTHS["medium"].p_tone
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200  # jitter keeps it red; grey, sepia and inversion bring green up to red or past it
+    for tone_p, toned in ((0.0, 0), (1.0, 40)):
+        stage = colour_stage(tone_p)
+        torch.manual_seed(0)
+        outs = [stage(red).astype(float) for _ in range(40)]
+        assert sum(int(out[..., 1].mean() > 0.8 * out[..., 0].mean()) for out in outs) == toned, tone_p
