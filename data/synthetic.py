@@ -131,10 +131,6 @@ class Design:
     layout: int  # seed of everything else: block positions, labels, title
 
 
-# The name the rest of the project knows designs by.
-Template = Design
-
-
 def _rgb(h: float, s: float, v: float) -> RGB:
     return tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(h % 1.0, s, v))
 
