@@ -51,8 +51,10 @@ def assert_close_to_scale(actual, expected, rel: float, path: str = "") -> None:
     elif torch.is_tensor(expected) and expected.is_floating_point():
         scale = float(expected.abs().max()) if expected.numel() else 0.0
         torch.testing.assert_close(actual, expected, rtol=0, atol=rel * scale, msg=lambda m: f"{path}: {m}")
+    elif torch.is_tensor(expected):
+        assert torch.equal(actual, expected), path
     else:
-        assert actual == expected if not torch.is_tensor(expected) else torch.equal(actual, expected), path
+        assert actual == expected, path
 
 
 def ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
