@@ -41,6 +41,7 @@ from engine.loop import NonFiniteError, StepLoop, average_buffers, build_optimiz
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
 from engine.verification import VerificationSet
+from engine.weights import check_fits, init_from
 from models import EmbeddingModel, build_model
 
 # Steps between fits of the run's end to its time budget (a collective under DDP): 20, or a hundredth
@@ -79,7 +80,10 @@ def parse_args(argv: list[str]) -> tuple[TrainArgs, Config, dict | None, Path | 
         return args, cfg, ckpt, ckpt_path
     if not args.cfg:
         raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) or --resume RUN")
-    return args, load_config(args.cfg, overrides), None, None
+    cfg = load_config(args.cfg, overrides)
+    if cfg.model.init:  # before a run folder is made: weights that are missing or do not fit
+        check_fits(cfg.model.init, cfg)
+    return args, cfg, None, None
 
 
 def elastic_restart() -> int:
@@ -178,7 +182,12 @@ def run(argv: list[str]) -> TrainResult:
 
     # Model: the same initial weights on every rank (DDP also broadcasts rank 0's); a PartialFC
     # head holds this rank's rows of the class centres only.
-    model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes).to(env.device)
+    model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes)
+    if ckpt is None and cfg.model.init:  # a resumed run has its own weights
+        started_from = init_from(model, cfg.model.init)
+        if env.is_main:
+            print(started_from)
+    model = model.to(env.device)
     train_model, head = model.training_parts()
     optimizer = build_optimizer(model, cfg.optim)
     schedule = WarmupDecay(

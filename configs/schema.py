@@ -42,6 +42,10 @@ class ModelConfig:
     # partial_fc only: besides the classes of the global batch, score this share of each rank's
     # other classes per step (at random); 1 scores all of them.
     sample_rate: float = 1.0
+    # Start from these backbone and neck weights instead of random ones (a file written by
+    # `python -m engine.weights`, or "shipped": the default model's, assets/model.pt); the margin
+    # head starts fresh for this run's classes. Read when a run starts, not on resume.
+    init: str = ""
 
 
 @dataclass
