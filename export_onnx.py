@@ -88,7 +88,9 @@ def check_agreement(cfg: Config, ckpt_cfg: Config, ckpt_path: Path) -> None:
     diffs = [
         f"{k}={theirs[k]!r} (config: {ours[k]!r})"
         for k in sorted(ours)
-        if any(k == p or k.startswith(p + ".") for p in MUST_AGREE) and k != "model.init" and ours[k] != theirs.get(k)
+        if any(k == p or k.startswith(p + ".") for p in MUST_AGREE)
+        and k not in ("model.init", "model.init_neck")
+        and ours[k] != theirs.get(k)
     ]
     if diffs:
         raise ExportError(

@@ -184,7 +184,7 @@ def run(argv: list[str]) -> TrainResult:
     # head holds this rank's rows of the class centres only.
     model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes)
     if ckpt is None and cfg.model.init:  # a resumed run has its own weights
-        started_from = init_from(model, cfg.model.init)
+        started_from = init_from(model, cfg.model.init, neck=cfg.model.init_neck)
         if env.is_main:
             print(started_from)
     model = model.to(env.device)

@@ -46,6 +46,9 @@ class ModelConfig:
     # `python -m engine.weights`, or "shipped": the default model's, assets/model.pt); the margin
     # head starts fresh for this run's classes. Read when a run starts, not on resume.
     init: str = ""
+    # With model.init: false loads the backbone only, and the neck starts fresh too (for another
+    # input size, neck or embedding size than the weights were trained with).
+    init_neck: bool = True
 
 
 @dataclass

@@ -57,7 +57,7 @@ def save_weights(body: nn.Module, cfg: Config, path: str | Path, source: str) ->
     state = {k: v.detach().cpu().clone() for k, v in body.state_dict().items()}
     if not state or not all(k.startswith(("backbone.", "neck.")) for k in state):
         raise ValueError("save_weights takes the feature branch (backbone and neck) only")
-    model = {k: v for k, v in asdict(cfg.model).items() if k != "init"}
+    model = {k: v for k, v in asdict(cfg.model).items() if k not in ("init", "init_neck")}
     data = {k: getattr(cfg.data, k) for k in ("image_size", "channel_order", "mean", "std")}
     save_atomic({"format": FORMAT, "model": model, "data": data, "source": source, "state_dict": state}, path)
 
@@ -77,24 +77,30 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     return blob
 
 
-def init_from(model: nn.Module, init: str) -> str:
-    """Load ``model.init`` into the backbone and neck of ``model`` (a ``DocClassifierNet``); the
-    head keeps its fresh weights. Returns a line saying what was loaded. A file whose model does not
-    fit the config raises ``CheckpointError`` naming the settings or the tensors that differ."""
+def init_from(model: nn.Module, init: str, neck: bool = True) -> str:
+    """Load ``model.init`` into the backbone and (with ``neck``) the neck of ``model`` (a
+    ``DocClassifierNet``); the head keeps its fresh weights. Returns a line saying what was loaded.
+    Tensors that do not fit raise ``CheckpointError`` naming them, in one line."""
     path = resolve(init)
     blob = load_weights(path)
-    body = model.body()
-    load_model_weights(body, blob["state_dict"], path)
-    return f"backbone and neck from {path} ({blob.get('source', '')}); a fresh head"
+    if neck:
+        load_model_weights(model.body(), blob["state_dict"], path)
+    else:
+        state = {k.removeprefix("backbone."): v for k, v in blob["state_dict"].items() if k.startswith("backbone.")}
+        load_model_weights(model.backbone, state, path)
+    parts = "backbone and neck" if neck else "backbone"
+    fresh = "a fresh head" if neck else "a fresh neck and head"
+    return f"{parts} from {path} ({blob.get('source', '')}); {fresh}"
 
 
 def check_fits(init: str, cfg: Config) -> None:
-    """Refuse, in one line, weights trained with other model settings or another input size."""
+    """Refuse, in one line, weights trained with other model settings or another input size (for
+    the backbone alone, with ``model.init_neck: false``, only the backbone must agree)."""
     path = resolve(init)
     blob = load_weights(path)
     theirs = {**blob["model"], **{f"data.{k}": v for k, v in blob["data"].items()}}
     ours = {**asdict(cfg.model), "data.image_size": cfg.data.image_size}
-    keys = [*MUST_AGREE, "data.image_size"]
+    keys = [*MUST_AGREE, "data.image_size"] if cfg.model.init_neck else ["backbone"]
     diffs = [f"{k}={theirs.get(k)!r} (config: {ours[k]!r})" for k in keys if theirs.get(k) != ours[k]]
     if diffs:
         raise CheckpointError(f"{path}: weights do not fit the configured model: trained with " + "; ".join(diffs))

@@ -54,6 +54,23 @@ def test_weights_of_another_model_are_refused_in_one_line(tiny_export, tmp_path)
         load_weights(tiny_export[0])  # a training checkpoint is not a weights file
 
 
+def test_the_backbone_alone_starts_a_model_with_another_neck(tiny_export, tmp_path):
+    path = _weights_from_ckpt(tiny_export, tmp_path)
+    overrides = ["--model.hidden_dim", "64", "--model.embed_dim", "32", "--model.init_neck", "false"]
+    cfg = load_config("tiny_cpu", overrides)
+    check_fits(str(path), cfg)  # only the backbone must agree
+    model = build_model(cfg.model, cfg.data.image_size, num_classes=5)
+    neck_before = {k: v.clone() for k, v in model.neck.state_dict().items()}
+    assert "a fresh neck and head" in init_from(model, str(path), neck=False)
+    saved = load_weights(path)["state_dict"]
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, saved[f"backbone.{key}"]), key
+    for key, value in model.neck.state_dict().items():
+        assert torch.equal(value, neck_before[key]), key
+    with pytest.raises(CheckpointError, match="backbone='lcnet_050' \\(config: 'lcnet_035'\\)"):
+        check_fits(str(path), load_config("tiny_cpu", [*overrides, "--model.backbone", "lcnet_035"]))
+
+
 def test_weights_recovered_from_an_exported_graph_compute_the_graph(tiny_export):
     _, onnx_path = tiny_export
     cfg = load_config("tiny_cpu")
