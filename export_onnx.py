@@ -36,6 +36,8 @@ from engine.checkpoint import (
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
 from models import EmbeddingModel
+from policy import DEFAULT_FPR, DecisionTable, strictest
+from policy import calibrate as calibrate_table
 
 PARITY_TOLERANCE = 1e-4
 # Keys that change the exported graph or its preprocessing: checkpoint and config must agree on them.
@@ -62,6 +64,17 @@ class ExportArgs:  # argparse-dataclass reads real annotations: no `from __futur
     )
     calibration_types: int = field(
         default=100, metadata={"help": "held-out synthetic types to calibrate the threshold on (0: none)"}
+    )
+    policy_types: int = field(
+        default=1200,
+        metadata={
+            "help": "held-out types of each kind the decision table (thresholds by register size) is calibrated on "
+            "(0: none); register sizes up to one less are calibrated, larger ones extrapolated"
+        },
+    )
+    policy_pdf_root: str = field(
+        default="",
+        metadata={"help": "PDFs training never read (e.g. data_cache/pdfs/val): their pages calibrate the table too"},
     )
 
 
@@ -201,6 +214,36 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
     }
 
 
+def decision_table(model: EmbeddingModel, cfg: Config, num_types: int, pdf_root: str = "") -> DecisionTable:
+    """Thresholds by register size and false-accept target, and margins (policy.py), from photos
+    of held-out synthetic templates (families of look-alikes) against their clean examples, and,
+    with ``pdf_root``, of held-out PDF pages against their clean renders: for each kind a pool of
+    ``num_types`` types, and the stricter of the two at every point, so the policy holds for a
+    register of either kind."""
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+
+    def embed(images):
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(images), 256):
+                out.append(model(torch.stack([transform(im) for im in images[start : start + 256]])).numpy())
+        return np.concatenate(out)
+
+    pools = [("synthetic templates", lambda: VerificationSet(num_types, photos_per_type=1))]
+    if pdf_root:
+        pools.append(("PDF pages", lambda: VerificationSet.from_pdf_pages(pdf_root, num_types, photos_per_type=1)))
+    tables, described = [], []
+    for name, make in pools:
+        validation = make()
+        scores = validation.scores(embed)
+        truth = validation.truth
+        genuine = scores[np.arange(len(truth)), truth]
+        impostors = [np.delete(row, t) for row, t in zip(scores, truth, strict=True)]
+        tables.append(calibrate_table(genuine, impostors))
+        described.append(f"{validation.num_types} held-out {name}")
+    return strictest(tables, data="photos vs clean examples of " + " and ".join(described))
+
+
 def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) -> dict[str, str]:
     """What infer.py needs to preprocess exactly as training did, and what a person wants to know."""
     meta = {
@@ -265,6 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"threshold {float(meta['threshold']):.4f} at FPR {meta['threshold_fpr']} "
                 f"(TPR {meta['threshold_tpr']}, top-1 {meta['calibration_top1']}, {meta['calibration_data']})"
+            )
+        if args.threshold is None and args.policy_types > 0:  # a threshold given is the one to use
+            table = decision_table(model, cfg, args.policy_types, args.policy_pdf_root)
+            meta["decision_table"] = table.to_json()
+            shown = [n for n in (10, 100, 1000) if n <= 10 * table.sizes[-1]]
+            print(
+                f"decision table ({table.data}): at {DEFAULT_FPR:g} of unknown documents accepted, threshold "
+                + ", ".join(f"{table.threshold(n, DEFAULT_FPR):.4f} for {n} types" for n in shown)
+                + f"; margin {table.margin(100):.4f} at 100 types"
             )
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)

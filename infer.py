@@ -10,8 +10,11 @@ are cached in the folder (``.docclassifier-cache.npz``) and recomputed only for 
 that changed.
 
 Score: (cos + 1) / 2 of the two embeddings, in [0, 1] as in the original DocClassifier; a match needs
-score ≥ threshold, else the answer is "unknown". The default threshold is the one recorded in the
-model's metadata.
+score ≥ threshold, else the answer is "unknown". The threshold follows the register's size: the
+model's metadata holds a table (policy.py) of the thresholds that let a given share of unknown
+documents through (``--fpr``, default 0.02) for each number of registered types; ``--threshold`` or
+the register's settings file (``docclassifier.yaml``) fix one instead. When the best two types score
+within a margin (from the same table) the answer is flagged ambiguous and names both.
 
 Second look (``--second-look``, ``DocClassifier(..., second_look=True)``; off by default, needs
 OpenCV): when the best two types score within a margin, the best few are compared again by ORB
@@ -47,6 +50,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image, ImageOps
 
+from policy import DEFAULT_FPR, SETTINGS_NAME, DecisionTable, PolicyError, RegisterSettings, decide, load_settings
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE / "assets" / "model.onnx"
 DEFAULT_REGISTER = HERE / "register"
@@ -72,6 +77,30 @@ class Match:
     score: float  # best score, in [0, 1]
     top: list[tuple[str, float]] = field(default_factory=list)  # best labels first
     second_look: dict | None = None  # with the second look on: whether it ran, and its evidence
+    ambiguous: bool = False  # accepted, but the runner-up is within the margin: a close call
+    runner_up: tuple[str, float] | None = None  # the other candidate of a close call
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What decides the answers for the register as it is now (``DocClassifier.policy()``)."""
+
+    threshold: float  # accept the best type when its score reaches this
+    margin: float  # the best two within this: ambiguous
+    size: int  # registered types
+    source: str  # where the threshold comes from
+    fpr: float | None = None  # the share of unknown documents it lets through, when from the table
+    per_type: dict[str, float] = field(default_factory=dict)  # the settings file's own thresholds
+
+    def to_dict(self) -> dict:
+        return {
+            "threshold": round(self.threshold, 6),
+            "margin": round(self.margin, 6),
+            "register_size": self.size,
+            "fpr": self.fpr,
+            "source": self.source,
+            "per_type": self.per_type,
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,6 +230,10 @@ class EmbeddingModel:
         if isinstance(dim, int) and dim != self.embed_dim:
             raise InferError(f"{self.path}: the model gives {dim}-d embeddings but its metadata says {self.embed_dim}")
         self.threshold = float(self.meta["threshold"]) if "threshold" in self.meta else None
+        try:  # thresholds by register size and false-accept target (policy.py); older models have none
+            self.table = DecisionTable.from_json(self.meta["decision_table"]) if "decision_table" in self.meta else None
+        except PolicyError as e:
+            raise InferError(f"{self.path}: {e}") from None
         self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def load(self, image) -> np.ndarray:
@@ -428,11 +461,17 @@ class DocClassifier:
         bank_dtype: str = "float32",
         read_threads: int | None = None,
         second_look: bool | SecondLook | None = False,
+        fpr: float | None = None,
+        margin: float | None = None,
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
+        for name, value, low in (("threshold", threshold, 0.0), ("margin", margin, 0.0), ("fpr", fpr, None)):
+            if value is not None and not ((low is None and 0.0 < value < 1.0) or (low == 0.0 and 0.0 <= value <= 1.0)):
+                raise InferError(f"{name} must be in {'(0, 1)' if low is None else '[0, 1]'}, got {value:g}")
         self.model = EmbeddingModel(model, threads)
-        self.threshold = threshold if threshold is not None else (self.model.threshold or FALLBACK_THRESHOLD)
+        self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
+        self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
         self.batch_size = batch_size
         self.read_threads = read_threads or os.cpu_count() or 1  # threads decoding image files
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
@@ -458,6 +497,88 @@ class DocClassifier:
         self.second_look = second_look
         if self.register_dir is not None:
             self._load_register(self.register_dir, cache)
+
+    # ---- the decision policy
+
+    @property
+    def threshold(self) -> float:
+        return self.policy().threshold
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        self._threshold = value
+
+    def policy(self) -> Policy:
+        """The threshold and margin for the register as it is now: given ones first, then the
+        register's settings file, then the model's table at the register's size (at ``fpr``, the
+        settings' or 0.02), then the model's single recorded threshold."""
+        size = len(self._grouped_bank()[2]) if len(self._owner) else 0
+        s, table = self.settings, self.model.table
+        fpr = self._fpr if self._fpr is not None else s.fpr
+        used_fpr = None
+        if self._threshold is not None:
+            threshold, source = self._threshold, "given"
+        elif s.threshold is not None:
+            threshold, source = s.threshold, s.path
+        elif table is not None:
+            used_fpr = fpr if fpr is not None else DEFAULT_FPR
+            try:
+                threshold = table.threshold(max(size, 1), used_fpr)
+            except PolicyError as e:
+                raise InferError(f"{self.model.path}: {e}") from None
+            source = f"the model's table: {used_fpr:g} of unknown documents accepted among {size} types"
+        elif fpr is not None:
+            raise InferError(
+                f"{self.model.path}: the model records no thresholds by false-accept rate (re-export it with "
+                "export_onnx.py); give a threshold instead"
+            )
+        else:
+            threshold = self.model.threshold if self.model.threshold is not None else FALLBACK_THRESHOLD
+            source = "the model's recorded threshold" if self.model.threshold is not None else "fallback"
+        if self._margin is not None:
+            margin = self._margin
+        elif s.margin is not None:
+            margin = s.margin
+        else:
+            margin = table.margin(max(size, 1)) if table is not None else 0.0
+        return Policy(float(threshold), float(margin), size, source, used_fpr, dict(s.types or {}))
+
+    def look_alikes(self) -> list[tuple[str, str, float]]:
+        """Pairs of registered types whose examples score at least the threshold (the lower of the
+        two types') against each other, best first: a photo of one may be taken for the other."""
+        if len(self._owner) == 0:
+            return []
+        policy = self.policy()
+        bank, starts, names = self._grouped_bank()
+        rows_per_type = np.diff(np.r_[starts, len(bank)]) if starts is not None else np.ones(len(names), np.int64)
+        owner = np.repeat(np.arange(len(names)), rows_per_type)
+        needed = np.array([policy.per_type.get(n, policy.threshold) for n in names])
+        keys, best = [], []
+        for i in range(0, len(bank), FP16_BLOCK_ROWS):
+            score = (self._cosines(np.asarray(bank[i : i + FP16_BLOCK_ROWS], np.float32), bank) + 1.0) / 2.0
+            r, c = np.nonzero(score >= needed.min())
+            a, b = owner[i + r], owner[c]
+            hit = (a < b) & (score[r, c] >= np.minimum(needed[a], needed[b]))
+            keys.append(a[hit] * len(names) + b[hit])
+            best.append(score[r[hit], c[hit]])
+        keys, best = np.concatenate(keys), np.concatenate(best)
+        order = np.lexsort((-best, keys))  # by pair, best first
+        first = order[np.r_[True, keys[order][1:] != keys[order][:-1]]] if len(order) else order
+        pairs = [
+            (names[k // len(names)], names[k % len(names)], float(best[j]))
+            for k, j in zip(keys[first], first, strict=True)
+        ]
+        return sorted(pairs, key=lambda p: -p[2])
+
+    def _warn_look_alikes(self, involving: str | None = None) -> None:
+        pairs = [p for p in self.look_alikes() if involving is None or involving in p[:2]]
+        for a, b, score in pairs[:10]:
+            self.warn(
+                f"{a} and {b} look alike (score {score:.3f} against each other, at or above the threshold): a "
+                f"photo of one may be taken for the other; give them distinct examples or own thresholds in {SETTINGS_NAME}"
+            )
+        if len(pairs) > 10:
+            self.warn(f"... and {len(pairs) - 10} more pairs of look-alike types")
 
     # ---- embeddings
 
@@ -498,6 +619,7 @@ class DocClassifier:
         if isinstance(image, (str, os.PathLike)) or self._second_look is not None:
             self._memory_images[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
         self._add([label] * len(embedding), embedding, [key])
+        self._warn_look_alikes(involving=label)
         if self._second_look is not None:
             self._describe([key])
             if not isinstance(image, (str, os.PathLike)):
@@ -541,6 +663,11 @@ class DocClassifier:
     def _load_register(self, folder: Path, use_cache: bool) -> None:
         if not folder.is_dir():
             raise InferError(f"{folder}: register folder not found")
+        if (folder / SETTINGS_NAME).is_file():
+            try:
+                self.settings = load_settings(folder / SETTINGS_NAME)
+            except PolicyError as e:
+                raise InferError(str(e)) from None
         cache_path = folder / CACHE_NAME
         cached, keypoint_settings = self._read_cache(cache_path) if use_cache else ({}, None)
         records: list[dict] = []  # one per usable file, in scan order
@@ -589,6 +716,11 @@ class DocClassifier:
             if self._second_look is None:
                 self._keypoint_settings = keypoint_settings  # kept as they were for the next cache
         described = self._describe_missing() if self._second_look is not None else False
+        stray = sorted(set(self.settings.types or {}) - set(self._labels))
+        if stray:
+            self.warn(f"{self.settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
+        if pending:  # examples added or changed since the cache: check them against each other
+            self._warn_look_alikes()
         stale = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
         changed = pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
         if use_cache and (changed or described):
@@ -762,8 +894,9 @@ class DocClassifier:
         look = self._second_look if images is not None else None
         if look is not None and len(images) != len(scores):
             raise ValueError(f"{len(scores)} embeddings but {len(images)} images")
+        policy = self.policy()
         k = max(1, min(k, len(names)))
-        width = min(max(k, look.k), len(names)) if look is not None else k
+        width = min(max(k, 2, look.k if look is not None else 0), len(names))  # the runner-up decides close calls
         results = []
         for q, row in enumerate(scores):
             indices = top_indices(row, width)
@@ -771,9 +904,8 @@ class DocClassifier:
             found = None
             if look is not None:
                 top, found = self._look_again(images[q], indices, top)
-            top = top[:k]
-            label = top[0][0] if top[0][1] >= self.threshold else None
-            results.append(Match(label, top[0][1], top, found))
+            decision = decide(top, policy.threshold, policy.margin, policy.per_type)
+            results.append(Match(decision.label, top[0][1], top[:k], found, decision.ambiguous, decision.runner_up))
         return results
 
     def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -871,8 +1003,15 @@ def run_cli(args: argparse.Namespace) -> int:
         given = {"margin": args.second_look_margin, "k": args.second_look_k, "weight": args.second_look_weight}
         look = SecondLook(**{name: value for name, value in given.items() if value is not None})
     clf = DocClassifier(
-        args.model, args.register, threshold=args.threshold, batch_size=args.batch_size, second_look=look
+        args.model,
+        args.register,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        second_look=look,
+        fpr=args.fpr,
+        margin=args.margin,
     )
+    policy = clf.policy()
     paths = collect_inputs(args.inputs)
     if not paths:
         raise InferError(f"no images found in {', '.join(args.inputs)}")
@@ -907,9 +1046,14 @@ def run_cli(args: argparse.Namespace) -> int:
                     "path": str(paths[i]),
                     "label": m.label,
                     "score": round(m.score, 6),
+                    "ambiguous": m.ambiguous,
                     "top_k": [{"label": lb, "score": round(s, 6)} for lb, s in m.top],
                     "ms": round(1000 * (t + shared + t_own), 3),
                 }
+                if m.ambiguous:
+                    results[i]["candidates"] = [
+                        {"label": lb, "score": round(sc, 6)} for lb, sc in (m.top[0], m.runner_up)
+                    ]
                 if look is not None:
                     results[i]["second_look"] = rounded(m.second_look)
         progress.update(min(args.batch_size, len(paths) - start))
@@ -918,8 +1062,10 @@ def run_cli(args: argparse.Namespace) -> int:
         doc = {
             "model": str(clf.model.path),
             "register": str(clf.register_dir),
-            "threshold": clf.threshold,
+            "threshold": round(policy.threshold, 6),
+            "policy": policy.to_dict(),
             "score": "(cos+1)/2",
+            "look_alikes": [{"types": [a, b], "score": round(sc, 6)} for a, b, sc in clf.look_alikes()[:100]],
         }
         if look is not None:
             doc["score"] += "; on a close call 1-(1-s)*(1-weight*g), s the embedding's score (second_look)"
@@ -955,6 +1101,9 @@ def format_result(r: dict, k: int) -> str:
         if r["label"]
         else (f"{r['path']}: unknown  (closest: {best['label']} {best['score']:.3f})")
     )
+    if r.get("ambiguous"):
+        other = r["candidates"][1]
+        head += f"  (or: {other['label']} {other['score']:.3f})"
     if k > 1:
         head += "   [" + ", ".join(f"{t['label']} {t['score']:.3f}" for t in r["top_k"]) + "]"
     if r.get("second_look", {}).get("ran"):
@@ -971,7 +1120,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
     parser.add_argument("--register", default=str(DEFAULT_REGISTER), help="register folder (default: %(default)s)")
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=None, help="minimum score (default: the model's)")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="minimum score in [0, 1] (default: from --fpr and the register)"
+    )
+    parser.add_argument(
+        "--fpr",
+        type=float,
+        default=None,
+        help=f"share of unknown documents that may pass as some type; the model's table gives the threshold for "
+        f"the register's size (default: the register's {SETTINGS_NAME}, else {DEFAULT_FPR})",
+    )
+    parser.add_argument(
+        "--margin", type=float, default=None, help="best two types closer than this: ambiguous (default: the model's)"
+    )
     parser.add_argument("--top-k", type=int, default=1, help="how many candidates to list (default: 1)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -991,6 +1152,10 @@ def main(argv: list[str] | None = None) -> int:
     tuned = [args.second_look_margin, args.second_look_k, args.second_look_weight]
     if not args.second_look and any(v is not None for v in tuned):
         parser.error("--second-look-margin, --second-look-k and --second-look-weight need --second-look")
+    if args.top_k < 1:
+        parser.error(f"--top-k must be 1 or more, got {args.top_k}")
+    if args.threshold is not None and args.fpr is not None:
+        parser.error("give --threshold or --fpr, not both")
     try:
         return run_cli(args)
     except InferError as e:

@@ -103,8 +103,10 @@ def test_api_register_unregister_topk(tiny_export, register):
         clf.unregister("extra")  # already gone
     clf.register("extra", extra)  # back again, under the label it had
     assert clf.classify(extra)[0] == "extra" and clf.labels == ["extra", "type0", "type1", "type2"]
-    strict = infer.DocClassifier(model, register, threshold=1.01)  # nothing can reach it
-    assert strict.classify(register / "type0.png")[0] is None
+    strict = infer.DocClassifier(model, register, threshold=1.0)  # only an exact copy can reach it
+    assert strict.classify(_docs().load(1)[0])[0] is None  # another instance of type0's template
+    with pytest.raises(infer.InferError, match=r"threshold must be in \[0, 1\], got 1.01"):
+        infer.DocClassifier(model, register, threshold=1.01)  # scores live in [0, 1]
 
 
 def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_embedding(tiny_export, tmp_path):

@@ -73,7 +73,7 @@ def test_off_by_default_and_then_todays_results(tiny_export, register, tmp_path)
     doc = json.loads(proc.stdout)
     assert "second_look" not in doc and "second_look" not in doc["results"][0]
     assert doc["score"] == "(cos+1)/2"
-    assert set(doc["results"][0]) == {"path", "label", "score", "top_k", "ms"}
+    assert set(doc["results"][0]) == {"path", "label", "score", "ambiguous", "top_k", "ms"}
     assert [t["label"] for t in doc["results"][0]["top_k"]] == [lb for lb, _ in expected]
 
 

@@ -1,0 +1,170 @@
+"""The decision policy in infer.py: thresholds by register size from the model's table, --fpr,
+close calls, look-alike warnings and the register's settings file."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+import infer
+from conftest import ROOT
+from data import SyntheticDocuments
+from data.samples import photo_of
+from policy import DecisionTable
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def table_model(tiny_export, tmp_path_factory):
+    """The tiny model exported with a decision table calibrated on 40 held-out types."""
+    import export_onnx
+
+    ckpt, _ = tiny_export
+    out = tmp_path_factory.mktemp("table_model") / "tiny_table.onnx"
+    assert export_onnx.main(["--ckpt", str(ckpt), "--out", str(out), "--policy-types", "40"]) == 0
+    return out
+
+
+def _table(model) -> DecisionTable:
+    meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    return DecisionTable.from_json(meta["decision_table"])
+
+
+def _register(folder, n, seed=7):
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = SyntheticDocuments(n, 1, seed=seed, long_side=160)
+    for c in range(n):
+        docs.load(c)[0].save(folder / f"type{c}.png")
+    return folder
+
+
+def _cli(*args):
+    cmd = [sys.executable, str(ROOT / "infer.py"), *map(str, args)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_export_records_a_table_that_rises_with_the_register(table_model):
+    table = _table(table_model)
+    assert table.sizes == (1, 2, 5, 10, 20)  # a pool of 40 types fills registers up to 39
+    row = table.thresholds[table.fprs.index(0.02)]
+    assert list(row) == sorted(row) and 0 < row[0] <= row[-1] <= 1
+    assert "40 held-out synthetic templates" in table.data
+
+
+def test_threshold_follows_the_register_size_and_fpr(table_model, tmp_path):
+    table = _table(table_model)
+    small = infer.DocClassifier(table_model, _register(tmp_path / "small", 2), cache=False)
+    large = infer.DocClassifier(table_model, _register(tmp_path / "large", 12), cache=False)
+    assert small.policy().size == 2 and large.policy().size == 12
+    assert small.threshold == pytest.approx(table.threshold(2, 0.02))
+    assert large.threshold == pytest.approx(table.threshold(12, 0.02))
+    assert large.policy().margin == pytest.approx(table.margin(12))
+    strict = infer.DocClassifier(table_model, tmp_path / "large", cache=False, fpr=0.001)
+    assert strict.threshold == pytest.approx(table.threshold(12, 0.001)) and strict.policy().fpr == 0.001
+    large.unregister("type0")  # the register shrinks: so does the threshold's register size
+    assert large.policy().size == 11 and large.threshold == pytest.approx(table.threshold(11, 0.02))
+    assert infer.DocClassifier(table_model, tmp_path / "large", cache=False, threshold=0.5).threshold == 0.5
+
+    proc = _cli(tmp_path / "large" / "type1.png", "--model", table_model, "--register", tmp_path / "large", "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["policy"]["register_size"] == 12 and doc["policy"]["fpr"] == 0.02
+    assert doc["threshold"] == pytest.approx(table.threshold(12, 0.02), abs=1e-6)
+    proc = _cli(
+        tmp_path / "large" / "type1.png", "--model", table_model, "--register", tmp_path / "large", "--fpr", "0.5"
+    )
+    assert proc.returncode == 2 and "outside the calibrated" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_close_calls_name_both_candidates_in_plain_and_json(table_model, tmp_path):
+    folder = _register(tmp_path / "reg", 3)
+    query = folder / "type1.png"
+    # a margin of 1 makes every accepted answer a close call; 0 none
+    proc = _cli(query, "--model", table_model, "--register", folder, "--threshold", "0", "--margin", "1", "--json")
+    result = json.loads(proc.stdout)["results"][0]
+    assert result["label"] == "type1" and result["ambiguous"] is True
+    first, second = result["candidates"]
+    assert first["label"] == "type1" and second["label"] != "type1" and second["score"] <= first["score"]
+    proc = _cli(query, "--model", table_model, "--register", folder, "--threshold", "0", "--margin", "1")
+    assert proc.stdout.strip().endswith(f"(or: {second['label']} {second['score']:.3f})")
+    proc = _cli(query, "--model", table_model, "--register", folder, "--threshold", "0", "--margin", "0", "--json")
+    result = json.loads(proc.stdout)["results"][0]
+    assert result["ambiguous"] is False and "candidates" not in result
+
+
+def test_near_duplicate_types_are_warned_with_both_names(table_model, tmp_path):
+    folder = _register(tmp_path / "reg", 3)
+    shutil.copy(folder / "type2.png", folder / "type2_copy.png")
+    warnings = []
+    clf = infer.DocClassifier(table_model, folder, cache=False, warn=warnings.append)
+    assert [p[:2] for p in clf.look_alikes()] == [("type2", "type2_copy")]
+    assert clf.look_alikes()[0][2] == pytest.approx(1.0, abs=1e-5)
+    assert len(warnings) == 1 and "type2 and type2_copy look alike" in warnings[0]
+    # registering another copy in memory warns about the pair it makes
+    clf.register("type0_again", folder / "type0.png")
+    assert "type0 and type0_again look alike" in warnings[-1]
+    proc = _cli(folder / "type1.png", "--model", table_model, "--register", folder, "--json")
+    assert {tuple(p["types"]) for p in json.loads(proc.stdout)["look_alikes"]} == {("type2", "type2_copy")}
+    assert "type2 and type2_copy look alike" in proc.stderr  # the cache was written now: warned once
+    proc = _cli(folder / "type1.png", "--model", table_model, "--register", folder)
+    assert "look alike" not in proc.stderr  # unchanged register: not again
+
+
+def test_settings_file_thresholds_and_overrides(table_model, tmp_path):
+    folder = _register(tmp_path / "reg", 3)
+    photo = photo_of(Image.open(folder / "type1.png").convert("RGB"), seed=1)
+    label, score = infer.DocClassifier(table_model, folder, cache=False).top_k(photo, 1)[0]
+    assert score < 1.0
+    other = next(t for t in ("type0", "type1", "type2") if t != label)
+    settings = folder / "docclassifier.yaml"
+    settings.write_text(f"threshold: 0.3\nmargin: 0.0\ntypes:\n  {label}: {{threshold: {(score + 1) / 2!r}}}\n")
+    clf = infer.DocClassifier(table_model, folder, cache=False)
+    policy = clf.policy()
+    assert (policy.threshold, policy.margin, policy.source) == (0.3, 0.0, str(settings))
+    assert clf.classify(folder / f"{other}.png")[0] == other  # the register's threshold
+    assert clf.classify(photo) == (None, pytest.approx(score))  # its type's own, stricter one
+    assert infer.DocClassifier(table_model, folder, cache=False, threshold=0.95).threshold == 0.95  # given wins
+
+    settings.write_text("fpr: 0.001\n")
+    assert infer.DocClassifier(table_model, folder, cache=False).threshold == pytest.approx(
+        _table(table_model).threshold(3, 0.001)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("threshold: 2\n", "threshold: must be in [0, 1], got 2"),
+        ("fpr: zero\n", "fpr: expected a number, got 'zero'"),
+        ("margins: 0.1\n", "margins: unknown setting"),
+        ("types:\n  type1: 0.9\n", "types.type1: expected {threshold: NUMBER}, got 0.9"),
+        ("types:\n  type1: {threshold: -1}\n", "types.type1.threshold: must be in [0, 1], got -1"),
+        ("threshold: [\n", "not valid YAML at line"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_file_and_key(table_model, tmp_path, text, message):
+    folder = _register(tmp_path / "reg", 2)
+    (folder / "docclassifier.yaml").write_text(text)
+    proc = _cli(folder / "type0.png", "--model", table_model, "--register", folder)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"infer.py: error: {folder / 'docclassifier.yaml'}: ")
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_policy_options_are_one_line(table_model, tmp_path):
+    folder = _register(tmp_path / "reg", 2)
+    for args, message in (
+        (["--threshold", "5"], "threshold must be in [0, 1], got 5"),
+        (["--margin", "-0.1"], "margin must be in [0, 1], got -0.1"),
+        (["--fpr", "0"], "fpr must be in (0, 1), got 0"),
+        (["--top-k", "-3"], "--top-k must be 1 or more, got -3"),
+        (["--threshold", "0.5", "--fpr", "0.01"], "give --threshold or --fpr, not both"),
+    ):
+        proc = _cli(folder / "type0.png", "--model", table_model, "--register", folder, *args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+    assert np.isfinite(infer.DocClassifier(table_model, folder, cache=False).threshold)
