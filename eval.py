@@ -5,7 +5,9 @@
 
 DIR holds ``register/`` (as for infer.py: ``<type>.png`` or ``<type>/*``) and ``queries/<type>/*``;
 a query folder whose type is not registered holds photos that should come out "unknown". Prints
-top-1, ROC AUC, TPR at FPR 1e-5…1e-1 with thresholds, and open-set rejection; writes them as JSON.
+top-1, ROC AUC, TPR at FPR 1e-5…1e-1 with thresholds, and open-set rejection; for a model with a
+decision table (policy.py), the decisions at its policy for registers of 10, 100 and 1,000 types drawn
+from the set's types (right answers accepted, unknown documents rejected, overall); writes them as JSON.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.scores import evaluate_scores, format_table, per_type_max, split_pairs, tpr_at_fpr
+from engine.scores import (
+    decisions_by_register_size,
+    evaluate_scores,
+    format_decisions,
+    format_table,
+    per_type_max,
+    split_pairs,
+    tpr_at_fpr,
+)
 from infer import DocClassifier, InferError, collect_inputs, decode_size, open_image, scan_register
+from policy import DEFAULT_FPR, DecisionTable, PolicyError
+
+REGISTER_SIZES = (10, 100, 1000)
 
 
 class Embedder(NamedTuple):
@@ -29,6 +42,7 @@ class Embedder(NamedTuple):
     threshold: float | None  # the one recorded with the model
     name: str
     input_size: int  # files are decoded as infer.py decodes them for this size
+    table: DecisionTable | None = None  # the model's decision policy, if it records one
 
 
 def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], list[tuple[int, Path]]]:
@@ -56,7 +70,7 @@ def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarr
 
 def onnx_embedder(model: str) -> Embedder:
     clf = DocClassifier(model, register=None)
-    return Embedder(clf.embed, clf.model.threshold, Path(model).stem, clf.model.preprocess.size)
+    return Embedder(clf.embed, clf.model.threshold, Path(model).stem, clf.model.preprocess.size, clf.model.table)
 
 
 def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
@@ -121,7 +135,13 @@ def score_eval_set(embedder: Embedder, data: Path, batch_size: int = 64, warn=pr
 
 
 def run_eval(
-    embedder: Embedder, data: Path, threshold: float | None, batch_size: int = 64, warn=print
+    embedder: Embedder,
+    data: Path,
+    threshold: float | None,
+    batch_size: int = 64,
+    warn=print,
+    fpr: float = DEFAULT_FPR,
+    sizes=REGISTER_SIZES,
 ) -> tuple[dict, str]:
     scored = score_eval_set(embedder, data, batch_size, warn)
     scores, truth = scored.scores, scored.truth
@@ -133,6 +153,20 @@ def run_eval(
     result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
     result["ms_per_query"] = 1000 * scored.seconds_per_query
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
+    if embedder.table is not None:
+        policy = embedder.table
+        rows = decisions_by_register_size(scores, truth, lambda n: (policy.threshold(n, fpr), policy.margin(n)), sizes)
+        result["policy"] = {"fpr": fpr, "sizes": [r.to_dict() for r in rows]}
+        title = (
+            f"decisions at the model's policy ({fpr:g} of unknown documents accepted), registers drawn from the "
+            f"set's {scores.shape[1]} types; known: the drawn types' queries, unknown: all others"
+        )
+        table += "\n" + format_decisions(rows, title)
+        left_out = [n for n in sizes if n > scores.shape[1]]
+        if left_out:
+            table += f"\n(registers of {', '.join(map(str, left_out))} types need a set with as many)"
+    else:
+        table += "\n(no decision table in the model: export it with export_onnx.py for decisions by register size)"
     return result, table
 
 
@@ -146,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         "--raw-weights", action="store_true", help="with --ckpt: the trained weights, not their moving average"
     )
     parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
+    parser.add_argument(
+        "--fpr", type=float, default=DEFAULT_FPR, help="the policy's share of unknown documents accepted (%(default)s)"
+    )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     args = parser.parse_args(argv)
     if args.raw_weights and not args.ckpt:
@@ -154,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
         name, data = embedder.name, Path(args.data)
         threshold = args.threshold if args.threshold is not None else embedder.threshold
-        result, table = run_eval(embedder, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
-    except (InferError, FileNotFoundError) as e:
+        result, table = run_eval(
+            embedder, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr), fpr=args.fpr
+        )
+    except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / "eval" / f"{data.resolve().name}-{name}.json"

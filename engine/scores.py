@@ -151,3 +151,116 @@ def headline_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     at = {p.target_fpr: p.tpr for p in tpr_at_fpr(genuine, impostor, targets=(1e-3, 1e-4))}
     top1 = float((np.asarray(scores)[known].argmax(1) == np.asarray(truth)[known]).mean()) if known.any() else np.nan
     return dict(zip(HEADLINE, (top1, roc_auc(genuine, impostor), at[1e-3], at[1e-4]), strict=True))
+
+
+def wilson(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95 % by default); (nan, nan) for n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+
+
+@dataclass
+class RegisterDecisions:
+    """Decisions at the policy's threshold for registers of one size drawn from an evaluation set."""
+
+    size: int
+    draws: int
+    threshold: float
+    margin: float
+    known_queries: float  # per draw, on average: queries of the drawn types
+    unknown_queries: float  # per draw: queries of every other type, registered in the set or not
+    right_ranked: float  # of known queries, first-ranked type right
+    right_accepted: float  # of those, accepted (score >= threshold)
+    known_accuracy: float  # of known queries, right type and accepted
+    unknown_rejected: float  # of unknown queries, best score under the threshold
+    overall: float  # right decisions (right type accepted, unknown rejected) over all queries
+    ambiguous: float  # of accepted queries, runner-up within the margin
+    intervals: dict[str, tuple[float, float]]  # 95 % Wilson intervals, n = queries per draw
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def decisions_by_register_size(
+    scores: np.ndarray,
+    truth: np.ndarray,
+    policy,
+    sizes=(10, 100, 1000),
+    seed: int = 0,
+    queries_per_size: int = 20_000,
+) -> list[RegisterDecisions]:
+    """How a decision policy holds as a register grows: for each size N, registers of N types drawn
+    at random from the set's types (as many draws as it takes to see about ``queries_per_size``
+    queries, at most 200); queries of the drawn types are known, all others unknown. ``policy(N)``
+    gives the (threshold, margin) for N types. Sizes larger than the set's types are left out.
+    Intervals treat each draw's queries as the sample (draws reuse queries, so pooling them would
+    overstate the evidence)."""
+    scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
+    num_types = scores.shape[1]
+    rng = np.random.default_rng(seed)
+    out = []
+    for size in sizes:
+        if size > num_types:
+            continue
+        threshold, margin = policy(size)
+        draws = 1 if size == num_types else int(np.clip(queries_per_size // len(truth), 1, 200))
+        c = dict.fromkeys(("known", "unknown", "ranked", "accepted", "rejected", "accepted_all", "ambiguous"), 0)
+        for _ in range(draws):
+            chosen = np.sort(rng.choice(num_types, size, replace=False))
+            sub = scores[:, chosen]
+            known = np.isin(truth, chosen)
+            if size > 1:
+                top2 = -np.partition(-sub, 1, axis=1)[:, :2]
+                best_score, second = top2[:, 0], top2[:, 1]
+            else:
+                best_score, second = sub[:, 0], np.full(len(sub), -np.inf)
+            best = chosen[sub.argmax(1)]
+            accepted = best_score >= threshold
+            ranked = known & (best == truth)
+            c["known"] += known.sum()
+            c["unknown"] += (~known).sum()
+            c["ranked"] += ranked.sum()
+            c["accepted"] += (ranked & accepted).sum()
+            c["rejected"] += (~known & ~accepted).sum()
+            c["accepted_all"] += accepted.sum()
+            c["ambiguous"] += (accepted & (best_score - second < margin)).sum()
+        n_known, n_unknown = c["known"] / draws, c["unknown"] / draws
+        rates = {
+            "right_ranked": (c["ranked"], c["known"], n_known),
+            "right_accepted": (c["accepted"], c["ranked"], c["ranked"] / draws),
+            "known_accuracy": (c["accepted"], c["known"], n_known),
+            "unknown_rejected": (c["rejected"], c["unknown"], n_unknown),
+            "overall": (c["accepted"] + c["rejected"], c["known"] + c["unknown"], n_known + n_unknown),
+            "ambiguous": (c["ambiguous"], c["accepted_all"], c["accepted_all"] / draws),
+        }
+        values = {k: (s / n if n else float("nan")) for k, (s, n, _) in rates.items()}
+        intervals = {k: wilson(values[k] * per, per) for k, (_, _, per) in rates.items()}
+        out.append(
+            RegisterDecisions(
+                size, draws, float(threshold), float(margin), n_known, n_unknown, **values, intervals=intervals
+            )
+        )
+    return out
+
+
+def format_decisions(rows: list[RegisterDecisions], title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(
+        f"{'types':>6} {'threshold':>9} {'right-ranked accepted':>24} {'known accuracy':>22} "
+        f"{'unknown rejected':>22} {'overall':>22} {'ambiguous':>9}"
+    )
+
+    def cell(r, key):
+        lo, hi = r.intervals[key]
+        return f"{getattr(r, key):.3f} [{lo:.3f}, {hi:.3f}]"
+
+    for r in rows:
+        lines.append(
+            f"{r.size:>6} {r.threshold:>9.4f} {cell(r, 'right_accepted'):>24} {cell(r, 'known_accuracy'):>22} "
+            f"{cell(r, 'unknown_rejected'):>22} {cell(r, 'overall'):>22} {r.ambiguous:>9.3f}"
+        )
+    return "\n".join(lines)

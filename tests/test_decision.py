@@ -168,3 +168,24 @@ def test_bad_policy_options_are_one_line(table_model, tmp_path):
         proc = _cli(folder / "type0.png", "--model", table_model, "--register", folder, *args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     assert np.isfinite(infer.DocClassifier(table_model, folder, cache=False).threshold)
+
+
+def test_eval_reports_decisions_by_register_size(table_model, tmp_path):
+    from data.samples import write_eval_set
+
+    folder = tmp_path / "evalset"
+    write_eval_set(folder, 12, photos_per_type=1, unknown_types=2, long_side=160, family_size=1, fonts="builtin")
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "eval.py", "--model", str(table_model), "--data", str(folder), "--out", str(out)]
+    proc = subprocess.run([*cmd, "--fpr", "0.05"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "decisions at the model's policy (0.05 of unknown documents accepted)" in proc.stdout
+    assert "registers of 100, 1000 types need a set with as many" in proc.stdout
+    policy = json.loads(out.read_text())["policy"]
+    (row,) = policy["sizes"]
+    table = _table(table_model)
+    assert row["size"] == 10 and row["threshold"] == pytest.approx(table.threshold(10, 0.05))
+    assert row["known_queries"] == 10 and row["unknown_queries"] == 2 + 2  # 2 undrawn types, 2 unregistered
+    for key in ("right_accepted", "known_accuracy", "unknown_rejected", "overall"):
+        lo, hi = row["intervals"][key]
+        assert 0 <= lo <= row[key] <= hi <= 1

@@ -77,3 +77,29 @@ def test_evaluate_scores_top1_and_open_set():
     assert ev.auc == pytest.approx(
         roc_auc([0.9, 0.6, 0.95], [0.2, 0.1, 0.3, 0.7, 0.1, 0.2, 0.4, 0.3, 0.2, 0.1, 0.8, 0.2])
     )
+
+
+def test_decisions_by_register_size_on_scores_with_a_known_answer():
+    from engine.scores import decisions_by_register_size, wilson
+
+    types, per = 30, 2
+    truth = np.r_[np.repeat(np.arange(types), per), np.full(10, -1)]  # 60 known, 10 of no type
+    scores = np.full((len(truth), types), 0.5)
+    scores[np.arange(60), truth[:60]] = 0.9  # each query's own type
+    scores[60:] = 0.6  # the unregistered ones reach the threshold against every type
+    scores[:2, :2] = [0.56, 0.545]  # type 0's two queries: just accepted, type 1 a close runner-up
+    rows = decisions_by_register_size(scores, truth, lambda n: (0.55, 0.02), sizes=(10, 30, 100))
+    assert [r.size for r in rows] == [10, 30]  # a set of 30 types cannot fill 100
+    for r in rows:
+        assert (r.right_ranked, r.right_accepted, r.known_accuracy) == (1.0, 1.0, 1.0)
+        assert r.known_queries == r.size * per and r.unknown_queries == (types - r.size) * per + 10
+    r10, r30 = rows
+    # 10 types: the 40 queries of undrawn types score 0.5 (rejected), the 10 unregistered 0.6 (accepted)
+    assert r10.draws > 1 and r10.unknown_rejected == pytest.approx(40 / 50)
+    assert r10.overall == pytest.approx((20 + 40) / 70)
+    # every type drawn: the 10 unregistered queries are the only unknown ones, all accepted
+    assert r30.draws == 1 and r30.unknown_rejected == 0.0 and r30.overall == pytest.approx(60 / 70)
+    assert r30.ambiguous == pytest.approx(12 / 70)  # type 0's two close calls and the 10 ties at 0.6
+    lo, hi = r10.intervals["unknown_rejected"]
+    assert (lo, hi) == pytest.approx(wilson(0.8 * 50, 50)) and lo < 0.8 < hi
+    assert np.isnan(wilson(0, 0)[0])
