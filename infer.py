@@ -63,6 +63,8 @@ CACHE_NAME = ".docclassifier-cache.npz"
 # (bench/inference.py, BENCHMARKS.md).
 DECODE_GAP = 2
 FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
+LOOK_ALIKE_BLOCK = 1 << 22  # scores held at once when the register is checked for look-alikes (16 MiB)
+LOOK_ALIKE_MAX_PAIRS = 2_000_000_000  # more example pairs than this (about 10 s here) are not checked
 # The same list as data/folder.py (infer.py cannot import the training package: it needs torch).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -543,9 +545,10 @@ class DocClassifier:
             margin = table.margin(max(size, 1)) if table is not None else 0.0
         return Policy(float(threshold), float(margin), size, source, used_fpr, dict(s.types or {}))
 
-    def look_alikes(self) -> list[tuple[str, str, float]]:
+    def look_alikes(self, labels: Iterable[str] | None = None) -> list[tuple[str, str, float]]:
         """Pairs of registered types whose examples score at least the threshold (the lower of the
-        two types') against each other, best first: a photo of one may be taken for the other."""
+        two types') against each other, best first: a photo of one may be taken for the other.
+        ``labels``: only pairs with one of these types (their examples against the whole bank)."""
         if len(self._owner) == 0:
             return []
         policy = self.policy()
@@ -553,13 +556,21 @@ class DocClassifier:
         rows_per_type = np.diff(np.r_[starts, len(bank)]) if starts is not None else np.ones(len(names), np.int64)
         owner = np.repeat(np.arange(len(names)), rows_per_type)
         needed = np.array([policy.per_type.get(n, policy.threshold) for n in names])
+        if labels is None:
+            rows = np.arange(len(bank))
+        else:
+            wanted = np.flatnonzero(np.isin(np.array(names, dtype=object), list(labels)))
+            rows = np.flatnonzero(np.isin(owner, wanted))
+        block = max(1, LOOK_ALIKE_BLOCK // max(len(bank), 1))  # rows per block: a bounded score matrix
         keys, best = [], []
-        for i in range(0, len(bank), FP16_BLOCK_ROWS):
-            score = (self._cosines(np.asarray(bank[i : i + FP16_BLOCK_ROWS], np.float32), bank) + 1.0) / 2.0
+        for i in range(0, len(rows), block):
+            part = rows[i : i + block]
+            score = (self._cosines(np.asarray(bank[part], np.float32), bank) + 1.0) / 2.0
             r, c = np.nonzero(score >= needed.min())
-            a, b = owner[i + r], owner[c]
-            hit = (a < b) & (score[r, c] >= np.minimum(needed[a], needed[b]))
-            keys.append(a[hit] * len(names) + b[hit])
+            a, b = owner[part[r]], owner[c]
+            hit = (a != b) & (score[r, c] >= np.minimum(needed[a], needed[b]))
+            low, high = np.minimum(a[hit], b[hit]), np.maximum(a[hit], b[hit])
+            keys.append(low * len(names) + high)
             best.append(score[r[hit], c[hit]])
         keys, best = np.concatenate(keys), np.concatenate(best)
         order = np.lexsort((-best, keys))  # by pair, best first
@@ -570,8 +581,17 @@ class DocClassifier:
         ]
         return sorted(pairs, key=lambda p: -p[2])
 
-    def _warn_look_alikes(self, involving: str | None = None) -> None:
-        pairs = [p for p in self.look_alikes() if involving is None or involving in p[:2]]
+    def _warn_look_alikes(self, labels: Iterable[str] | None = None) -> None:
+        labels = None if labels is None else set(labels)
+        examples = (
+            len(self._owner) if labels is None else int(np.isin(self._owner, [self._index[lb] for lb in labels]).sum())
+        )
+        if examples * len(self._owner) > LOOK_ALIKE_MAX_PAIRS:
+            self.warn(
+                f"{examples:,} new examples are too many to compare with all {len(self._owner):,}; not checked for look-alikes"
+            )
+            return
+        pairs = self.look_alikes(labels)
         for a, b, score in pairs[:10]:
             self.warn(
                 f"{a} and {b} look alike (score {score:.3f} against each other, at or above the threshold): a "
@@ -619,7 +639,7 @@ class DocClassifier:
         if isinstance(image, (str, os.PathLike)) or self._second_look is not None:
             self._memory_images[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
         self._add([label] * len(embedding), embedding, [key])
-        self._warn_look_alikes(involving=label)
+        self._warn_look_alikes([label])
         if self._second_look is not None:
             self._describe([key])
             if not isinstance(image, (str, os.PathLike)):
@@ -701,6 +721,7 @@ class DocClassifier:
                 unreadable.add(index)
             else:
                 pending.append(array)
+        added = {records[i]["label"] for i, _ in todo if i not in unreadable}  # new or changed examples' types
         if unreadable:
             records = [r for i, r in enumerate(records) if i not in unreadable]
             embeddings = [e for i, e in enumerate(embeddings) if i not in unreadable]
@@ -719,8 +740,8 @@ class DocClassifier:
         stray = sorted(set(self.settings.types or {}) - set(self._labels))
         if stray:
             self.warn(f"{self.settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
-        if pending:  # examples added or changed since the cache: check them against each other
-            self._warn_look_alikes()
+        if pending:  # examples added or changed since the cache: check them against the register
+            self._warn_look_alikes(added)
         stale = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
         changed = pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
         if use_cache and (changed or described):
@@ -1065,7 +1086,9 @@ def run_cli(args: argparse.Namespace) -> int:
             "threshold": round(policy.threshold, 6),
             "policy": policy.to_dict(),
             "score": "(cos+1)/2",
-            "look_alikes": [{"types": [a, b], "score": round(sc, 6)} for a, b, sc in clf.look_alikes()[:100]],
+            "look_alikes": [{"types": [a, b], "score": round(sc, 6)} for a, b, sc in clf.look_alikes()[:100]]
+            if len(clf._owner) ** 2 <= LOOK_ALIKE_MAX_PAIRS
+            else None,  # a register too large to compare all pairs on every call
         }
         if look is not None:
             doc["score"] += "; on a close call 1-(1-s)*(1-weight*g), s the embedding's score (second_look)"

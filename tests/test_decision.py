@@ -97,7 +97,8 @@ def test_close_calls_name_both_candidates_in_plain_and_json(table_model, tmp_pat
     assert result["ambiguous"] is False and "candidates" not in result
 
 
-def test_near_duplicate_types_are_warned_with_both_names(table_model, tmp_path):
+def test_near_duplicate_types_are_warned_with_both_names(table_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(infer, "LOOK_ALIKE_BLOCK", 3)  # a score block of one example row at a time
     folder = _register(tmp_path / "reg", 3)
     shutil.copy(folder / "type2.png", folder / "type2_copy.png")
     warnings = []
@@ -105,6 +106,9 @@ def test_near_duplicate_types_are_warned_with_both_names(table_model, tmp_path):
     assert [p[:2] for p in clf.look_alikes()] == [("type2", "type2_copy")]
     assert clf.look_alikes()[0][2] == pytest.approx(1.0, abs=1e-5)
     assert len(warnings) == 1 and "type2 and type2_copy look alike" in warnings[0]
+    everything = clf.look_alikes()
+    for label in ("type0", "type2_copy"):  # one type's pairs: its examples against the whole bank
+        assert clf.look_alikes([label]) == [p for p in everything if label in p[:2]]
     # registering another copy in memory warns about the pair it makes
     clf.register("type0_again", folder / "type0.png")
     assert "type0 and type0_again look alike" in warnings[-1]
