@@ -87,7 +87,7 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
         model = embedding_model(state, path, cfg, raw)
     except CheckpointError as e:
         raise InferError(str(e)) from None
-    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
 
     @torch.no_grad()
     def embed(images):

@@ -41,7 +41,7 @@ from policy import calibrate as calibrate_table
 
 PARITY_TOLERANCE = 1e-4
 # Keys that change the exported graph or its preprocessing: checkpoint and config must agree on them.
-MUST_AGREE = ("model", "data.image_size", "data.channel_order", "data.mean", "data.std")
+MUST_AGREE = ("model", "data.image_size", "data.channel_order", "data.mean", "data.std", "data.letterbox")
 
 
 class ExportError(RuntimeError):
@@ -169,7 +169,7 @@ def check_dynamic_batch(proto: onnx.ModelProto, cfg: Config) -> None:
 
 def real_inputs(cfg: Config, n: int = 8) -> torch.Tensor:
     """Document images (synthetic templates outside training's seed), preprocessed as for evaluation."""
-    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
     docs = SyntheticDocuments(n, 1, seed=cfg.data.synthetic.seed + 7919, long_side=cfg.data.image_size * 2)
     return torch.stack([transform(docs.load(i)[0]) for i in range(n)])
 
@@ -194,7 +194,7 @@ def parity(model: EmbeddingModel, path: Path, cfg: Config) -> dict[str, float]:
 def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1e-2) -> dict[str, str]:
     """Threshold at ``fpr`` on photos of held-out synthetic templates (an optimistic stand-in until a
     real evaluation set gives one), with the TPR and top-1 accuracy measured there."""
-    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
 
     def embed(images):
         with torch.no_grad():
@@ -220,7 +220,7 @@ def decision_table(model: EmbeddingModel, cfg: Config, num_types: int, pdf_root:
     with ``pdf_root``, of held-out PDF pages against their clean renders: for each kind a pool of
     ``num_types`` types, and the stricter of the two at every point, so the policy holds for a
     register of either kind."""
-    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
 
     def embed(images):
         out = []
@@ -252,6 +252,7 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) 
         "output_name": cfg.onnx.output_names[0],
         "input_size": str(cfg.data.image_size),  # square: the image is resized to size × size
         "resize": "bilinear",  # PIL's Image.BILINEAR, as torchvision's Resize on PIL images
+        "letterbox": "1" if cfg.data.letterbox else "0",  # padded to a square of the border's colour first
         "channel_order": cfg.data.channel_order,
         "layout": "NCHW",
         "scale": "1/255",  # then (x - mean) / std per channel

@@ -166,14 +166,31 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
         raise InferError(f"{path}: {reason}") from None
 
 
+def pad_to_square(image: Image.Image) -> Image.Image:
+    """The image centred on a square of its border's median colour: data/transforms.py's
+    ``pad_to_square`` (training's ``data.letterbox``), repeated here because this file runs without torch."""
+    w, h = image.size
+    if w == h:
+        return image
+    a = np.asarray(image)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    side = max(w, h)
+    out = Image.new("RGB", (side, side), fill)
+    out.paste(image, ((side - w) // 2, (side - h) // 2))
+    return out
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """Exactly what training's evaluation transform does, read from the model's metadata:
-    PIL bilinear resize to size × size, RGB, scale by 1/255, (x − mean) / std, CHW float32."""
+    [pad to a square of the border's colour,] PIL bilinear resize to size × size, RGB, scale by
+    1/255, (x − mean) / std, CHW float32."""
 
     size: int
     mean: np.ndarray
     std: np.ndarray
+    letterbox: bool = False
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> Preprocess:
@@ -181,9 +198,11 @@ class Preprocess:
             raise InferError(f"unsupported preprocessing in model metadata: {meta}")
         mean = np.asarray(json.loads(meta["mean"]), dtype=np.float32).reshape(3, 1, 1)
         std = np.asarray(json.loads(meta["std"]), dtype=np.float32).reshape(3, 1, 1)
-        return cls(int(meta["input_size"]), mean, std)
+        return cls(int(meta["input_size"]), mean, std, meta.get("letterbox", "0") == "1")
 
     def __call__(self, image: Image.Image) -> np.ndarray:
+        if self.letterbox:
+            image = pad_to_square(image)
         image = image.resize((self.size, self.size), Image.BILINEAR)
         x = np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
         return (x - self.mean) / self.std

@@ -273,7 +273,7 @@ def run(argv: list[str]) -> TrainResult:
         validations["val_"] = VerificationSet(tc.val_types)
         if tc.val_pdf_root:
             validations["val_pdf_"] = VerificationSet.from_pdf_pages(tc.val_pdf_root, tc.val_types)
-    eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std)
+    eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
 
     # Validated: the trained weights, and their moving average where one is kept.
     validated = {"": model}

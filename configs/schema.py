@@ -90,6 +90,9 @@ class DataConfig:
     # Chance of a grey, sepia or inverted tone per image; None: the augment strength's own (medium
     # 0.15). A tone teaches invariance to palette, which is what tells some look-alike types apart.
     tone_p: Optional[float] = None
+    # Keep the page's aspect: pad each image to a square of its border's colour before resizing
+    # (a portrait page and a landscape card keep their shapes), in training, export and infer.py.
+    letterbox: bool = False
     num_workers: int = 2
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 

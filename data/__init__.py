@@ -49,5 +49,6 @@ def build_source(data_cfg):
 
 
 def build_train_dataset(data_cfg, seed: int) -> AugmentedDataset:
-    transform = train_transform(data_cfg.image_size, data_cfg.mean, data_cfg.std, data_cfg.augment, data_cfg.tone_p)
+    d = data_cfg
+    transform = train_transform(d.image_size, d.mean, d.std, d.augment, d.tone_p, d.letterbox)
     return AugmentedDataset(build_source(data_cfg), transform, seed=seed)

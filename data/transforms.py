@@ -309,9 +309,26 @@ class DocumentAugment:
         return x.sub_(self.mean).div_(self.std)
 
 
-def eval_transform(image_size: int, mean, std) -> v2.Compose:
+def pad_to_square(image: Image.Image) -> Image.Image:
+    """The image centred on a square of its border's median colour (``data.letterbox``). infer.py
+    repeats this (it cannot import torch); tests/test_infer.py holds the two to the same pixels."""
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    w, h = image.size
+    if w == h:
+        return image
+    a = np.asarray(image)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    side = max(w, h)
+    out = Image.new("RGB", (side, side), fill)
+    out.paste(image, ((side - w) // 2, (side - h) // 2))
+    return out
+
+
+def eval_transform(image_size: int, mean, std, letterbox: bool = False) -> v2.Compose:
     return v2.Compose(
         [
+            *([v2.Lambda(pad_to_square)] if letterbox else []),
             v2.Resize((image_size, image_size), antialias=True),
             v2.ToImage(),
             v2.ToDtype(torch.float32, scale=True),
@@ -320,10 +337,14 @@ def eval_transform(image_size: int, mean, std) -> v2.Compose:
     )
 
 
-def train_transform(image_size: int, mean, std, strength: str = "medium", tone_p: float | None = None):
+def train_transform(
+    image_size: int, mean, std, strength: str = "medium", tone_p: float | None = None, letterbox: bool = False
+):
     """``strength``'s augmentation; ``tone_p`` replaces its chance of a grey, sepia or inverted tone
-    (palette is what tells some registered types apart: a tone teaches the model to ignore it)."""
+    (palette is what tells some registered types apart: a tone teaches the model to ignore it);
+    ``letterbox`` pads each page to a square first (``pad_to_square``)."""
     if strength == "none":
-        return eval_transform(image_size, mean, std)
+        return eval_transform(image_size, mean, std, letterbox)
     s = STRENGTHS[strength]
-    return DocumentAugment(image_size, mean, std, s if tone_p is None else dataclasses.replace(s, p_tone=tone_p))
+    augment = DocumentAugment(image_size, mean, std, s if tone_p is None else dataclasses.replace(s, p_tone=tone_p))
+    return v2.Compose([v2.Lambda(pad_to_square), augment]) if letterbox else augment

@@ -52,16 +52,32 @@ def test_infer_does_not_import_torch(tiny_export, register):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_preprocessing_matches_training_eval_transform(tmp_path):
+@pytest.mark.parametrize("letterbox", [False, True])
+def test_preprocessing_matches_training_eval_transform(tmp_path, letterbox):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    ref = eval_transform(96, mean, std)
-    ours = infer.Preprocess(96, np.array(mean, np.float32).reshape(3, 1, 1), np.array(std, np.float32).reshape(3, 1, 1))
+    ref = eval_transform(96, mean, std, letterbox=letterbox)
+    m, s = np.array(mean, np.float32).reshape(3, 1, 1), np.array(std, np.float32).reshape(3, 1, 1)
+    ours = infer.Preprocess(96, m, s, letterbox=letterbox)
     rng = np.random.default_rng(0)
     images = [_docs().load(i)[0] for i in range(3)]
     images.append(Image.fromarray(rng.integers(0, 256, (301, 517, 3), dtype=np.uint8)))  # odd size, noise
     images.append(Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)))  # upscaling
     for image in images:
         np.testing.assert_allclose(ours(image), ref(image).numpy(), rtol=0, atol=1e-6)
+
+
+def test_letterbox_keeps_the_aspect_on_the_border_colour():
+    from data.transforms import pad_to_square
+
+    page = Image.new("RGB", (60, 100), (250, 245, 235))  # portrait paper
+    page.paste((10, 10, 10), (10, 10, 50, 20))  # a line of ink
+    for pad in (pad_to_square, infer.pad_to_square):
+        square = pad(page)
+        a = np.asarray(square)
+        assert square.size == (100, 100)
+        assert (a[:, :20] == (250, 245, 235)).all() and (a[:, 80:] == (250, 245, 235)).all()  # paper-coloured sides
+        assert (a[10:20, 30:70] == (10, 10, 10)).all()  # the page itself, centred
+        assert pad(square) is square  # already square: untouched
 
 
 def test_embeddings_match_pytorch_end_to_end(tiny_export, register):
@@ -81,6 +97,39 @@ def test_embeddings_match_pytorch_end_to_end(tiny_export, register):
         )
     got = infer.DocClassifier(model_path, register=None).embed(image)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)
+
+
+def test_a_letterboxed_model_trains_exports_and_embeds_as_pytorch(tmp_path):
+    import export_onnx
+    from conftest import TINY
+    from eval import checkpoint_embedder
+    from train import run
+
+    result = run(
+        [
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            "--train.epochs",
+            "1",
+            "--data.letterbox",
+            "true",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ]
+    )
+    onnx_path = tmp_path / "lb.onnx"
+    assert (
+        export_onnx.main(
+            ["--ckpt", str(result.run_dir), "--out", str(onnx_path), "--threshold", "0.9", "--policy-types", "0"]
+        )
+        == 0
+    )
+    clf = infer.DocClassifier(onnx_path, register=None)
+    assert clf.model.meta["letterbox"] == "1" and clf.model.preprocess.letterbox
+    card = _docs().load(0)[0].resize((160, 100))  # landscape: padded top and bottom
+    expected = checkpoint_embedder(str(result.run_dir)).embed([card])
+    np.testing.assert_allclose(clf.embed(card), expected, atol=1e-4)
 
 
 def test_api_register_unregister_topk(tiny_export, register):
