@@ -65,6 +65,7 @@ DECODE_GAP = 2
 FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
 LOOK_ALIKE_BLOCK = 1 << 22  # scores held at once when the register is checked for look-alikes (16 MiB)
 LOOK_ALIKE_MAX_PAIRS = 2_000_000_000  # more example pairs than this (about 10 s here) are not checked
+LOOK_ALIKE_JSON_MAX = 5_000  # --json lists the register's look-alike pairs up to this many examples (~0.1 s)
 # The same list as data/folder.py (infer.py cannot import the training package: it needs torch).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -1106,7 +1107,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "policy": policy.to_dict(),
             "score": "(cos+1)/2",
             "look_alikes": [{"types": [a, b], "score": round(sc, 6)} for a, b, sc in clf.look_alikes()[:100]]
-            if len(clf._owner) ** 2 <= LOOK_ALIKE_MAX_PAIRS
+            if len(clf._owner) <= LOOK_ALIKE_JSON_MAX
             else None,  # a register too large to compare all pairs on every call
         }
         if look is not None:
