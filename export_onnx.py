@@ -191,17 +191,25 @@ def parity(model: EmbeddingModel, path: Path, cfg: Config) -> dict[str, float]:
     return diffs
 
 
-def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1e-2) -> dict[str, str]:
-    """Threshold at ``fpr`` on photos of held-out synthetic templates (an optimistic stand-in until a
-    real evaluation set gives one), with the TPR and top-1 accuracy measured there."""
+def embedder(model: EmbeddingModel, cfg: Config, batch: int = 256):
+    """PIL images → unit embeddings (N, D) as evaluation preprocesses them, ``batch`` at a time."""
     transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
 
     def embed(images):
+        out = []
         with torch.no_grad():
-            return model(torch.stack([transform(im) for im in images])).numpy()
+            for start in range(0, len(images), batch):
+                out.append(model(torch.stack([transform(im) for im in images[start : start + batch]])).numpy())
+        return np.concatenate(out)
 
+    return embed
+
+
+def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1e-2) -> dict[str, str]:
+    """Threshold at ``fpr`` on photos of held-out synthetic templates (an optimistic stand-in until a
+    real evaluation set gives one), with the TPR and top-1 accuracy measured there."""
     validation = VerificationSet(num_types)
-    scores = validation.scores(embed)
+    scores = validation.scores(embedder(model, cfg))
     truth = validation.truth
     genuine, impostor = split_pairs(scores, truth)
     threshold = threshold_at_fpr(impostor, fpr)
@@ -220,15 +228,7 @@ def decision_table(model: EmbeddingModel, cfg: Config, num_types: int, pdf_root:
     with ``pdf_root``, of held-out PDF pages against their clean renders: for each kind a pool of
     ``num_types`` types, and the stricter of the two at every point, so the policy holds for a
     register of either kind."""
-    transform = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
-
-    def embed(images):
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(images), 256):
-                out.append(model(torch.stack([transform(im) for im in images[start : start + 256]])).numpy())
-        return np.concatenate(out)
-
+    embed = embedder(model, cfg)
     pools = [("synthetic templates", lambda: VerificationSet(num_types, photos_per_type=1))]
     if pdf_root:
         pools.append(("PDF pages", lambda: VerificationSet.from_pdf_pages(pdf_root, num_types, photos_per_type=1)))

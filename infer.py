@@ -488,9 +488,11 @@ class DocClassifier:
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
-        for name, value, low in (("threshold", threshold, 0.0), ("margin", margin, 0.0), ("fpr", fpr, None)):
-            if value is not None and not ((low is None and 0.0 < value < 1.0) or (low == 0.0 and 0.0 <= value <= 1.0)):
-                raise InferError(f"{name} must be in {'(0, 1)' if low is None else '[0, 1]'}, got {value:g}")
+        for name, value in (("threshold", threshold), ("margin", margin)):  # scores live in [0, 1]
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InferError(f"{name} must be in [0, 1], got {value:g}")
+        if fpr is not None and not 0.0 < fpr < 1.0:
+            raise InferError(f"fpr must be in (0, 1), got {fpr:g}")
         self.model = EmbeddingModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any

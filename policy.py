@@ -68,19 +68,18 @@ class ImpostorScores:
         self._values = np.unique(np.concatenate(self.rows))
         # All rows in one sorted array, row i shifted by i × (span + 1): one searchsorted counts
         # every row at once (scores are bounded, so the shifted rows never interleave).
-        low, high = float(self._values[0]), float(self._values[-1])
-        self._step = high - low + 1.0
-        self._offsets = np.arange(len(self.rows), dtype=np.float64) * self._step - low
+        self._low, self._high = float(self._values[0]), float(self._values[-1])
+        step = self._high - self._low + 1.0
+        self._offsets = np.arange(len(self.rows), dtype=np.float64) * step - self._low
         self._flat = np.concatenate([r + o for r, o in zip(self.rows, self._offsets, strict=True)])
         self._ends = np.cumsum(self.pool)
 
     def at_or_above(self, t: np.ndarray | float) -> np.ndarray:
         """For each query, how many of its impostor scores are >= t (t per query, or one for all)."""
         t = np.broadcast_to(np.asarray(t, np.float64), (len(self.rows),))
-        low, high = float(self._values[0]), float(self._values[-1])
-        keys = np.clip(t, low, np.nextafter(high, np.inf)) + self._offsets
+        keys = np.clip(t, self._low, np.nextafter(self._high, np.inf)) + self._offsets
         counts = self._ends - np.searchsorted(self._flat, keys, side="left")
-        return np.where(t <= low, self.pool, np.where(t > high, 0, counts))
+        return np.where(t <= self._low, self.pool, np.where(t > self._high, 0, counts))
 
     def false_accept_rate(self, t: float, size: int) -> float:
         """Share of queries whose best impostor among ``size`` random pool types scores >= t."""
