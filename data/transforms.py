@@ -42,12 +42,13 @@ class Strength:
     p_shadow: float
     p_tone: float  # grey, sepia or inverted
     p_noise: float
+    cast: float = 0.0  # white balance: each channel's gain in [1 - cast, 1 + cast] (hue survives)
 
 
 STRENGTHS = {
-    "light": Strength(0.05, 2, 0.9, 0.1, 0.1, 0.05, 0.05, 0.1, 0.1, 0.05, 0.05, 0.1),
-    "medium": Strength(0.15, 5, 0.8, 0.3, 0.25, 0.15, 0.15, 0.3, 0.3, 0.2, 0.15, 0.2),
-    "strong": Strength(0.25, 10, 0.65, 0.45, 0.4, 0.25, 0.3, 0.5, 0.5, 0.35, 0.25, 0.4),
+    "light": Strength(0.05, 2, 0.9, 0.1, 0.1, 0.05, 0.05, 0.1, 0.1, 0.05, 0.05, 0.1, cast=0.05),
+    "medium": Strength(0.15, 5, 0.8, 0.3, 0.25, 0.15, 0.15, 0.3, 0.3, 0.2, 0.15, 0.2, cast=0.12),
+    "strong": Strength(0.25, 10, 0.65, 0.45, 0.4, 0.25, 0.3, 0.5, 0.5, 0.35, 0.25, 0.4, cast=0.2),
 }
 
 
@@ -159,11 +160,13 @@ _SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 
 
 
 class RandomColour:
-    """Brightness, contrast and saturation in [1 - j, 1 + j] (as ColorJitter), then with chance
-    ``p_tone`` grey, sepia or inverted: all one 3×4 colour matrix, applied and clipped once (HWC uint8)."""
+    """Brightness, contrast and saturation in [1 - j, 1 + j] (as ColorJitter), a white-balance cast
+    (each channel's gain in [1 - cast, 1 + cast]: the light's colour, under which a teal header stays
+    teal and an orange one orange), then with chance ``p_tone`` grey, sepia or inverted: all one 3×4
+    colour matrix, applied and clipped once (HWC uint8)."""
 
-    def __init__(self, jitter: float, p_tone: float):
-        self.jitter, self.p_tone = jitter, p_tone
+    def __init__(self, jitter: float, p_tone: float, cast: float = 0.0):
+        self.jitter, self.p_tone, self.cast = jitter, p_tone, cast
 
     def matrix(self, u: Iterator[float], mean_grey: float) -> np.ndarray:
         """The affine colour map as a 3×4 matrix acting on [r, g, b, 1] in 0..255."""
@@ -173,6 +176,8 @@ class RandomColour:
             m = b * m  # brightness
             m = c * m + (1 - c) * np.hstack([np.zeros((3, 3)), np.full((3, 1), b * mean_grey)])  # contrast
             m = s * m + (1 - s) * (_GREY_ROWS @ m)  # saturation: towards the pixel's own grey
+        if self.cast:
+            m = np.diag([1 + self.cast * (2 * next(u) - 1) for _ in range(3)]) @ m
         if _chance(u, self.p_tone):
             choice = _randint(u, 0, 2)
             tone = (_GREY_ROWS, _SEPIA, -np.eye(3))[choice]
@@ -183,7 +188,7 @@ class RandomColour:
 
     def __call__(self, img: np.ndarray, u: Iterator[float] | None = None) -> np.ndarray:
         u = uniforms() if u is None else u
-        if not self.jitter and not self.p_tone:
+        if not self.jitter and not self.p_tone and not self.cast:
             return img
         m = self.matrix(u, float(np.dot(cv2.mean(img)[:3], _GREY)))
         return cv2.transform(img, m.astype(np.float32))  # saturates to 0..255
@@ -288,7 +293,7 @@ class DocumentAugment:
             RandomWarpCrop(size, s.perspective, s.rotation, scale=(s.min_area, 1.0)),
             RandomLowResolution(s.p_low_res),
             RandomJPEG(s.p_jpeg),
-            RandomColour(s.jitter, s.p_tone),
+            RandomColour(s.jitter, s.p_tone, s.cast),
             RandomGaussianBlur(s.p_blur),
             RandomMotionBlur(s.p_motion),
         ]

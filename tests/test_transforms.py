@@ -86,6 +86,27 @@ def test_colour_matrix_inverts_greys_and_jitters():
     assert len({tuple(v) for v in jittered}) > 10  # brightness / contrast / saturation vary
 
 
+def test_colour_cast_tints_the_light_but_keeps_the_hue():
+    torch.manual_seed(0)
+    teal = np.zeros((2, 2, 3), np.uint8)
+    teal[...] = (20, 110, 170)  # channel ratios beyond what two gains of 1 ± 0.12 can swap
+    grey = np.full((2, 2, 3), 128, np.uint8)
+    cast = RandomColour(0.0, p_tone=0.0, cast=0.12)
+    tints = []
+    for _ in range(40):
+        seed = torch.randint(0, 2**31, ()).item()
+        torch.manual_seed(seed)
+        out_grey = cast(grey)[0, 0].astype(float)
+        torch.manual_seed(seed)  # the same gains on a teal page
+        out_teal = cast(teal)[0, 0].astype(float)
+        gains = out_grey / 128
+        assert np.all(np.abs(gains - 1) <= 0.12 + 1 / 128)  # each channel within its range (rounding)
+        np.testing.assert_allclose(out_teal, np.round(teal[0, 0] * gains), atol=1)  # one gain per channel
+        assert out_teal[2] > out_teal[1] > out_teal[0]  # teal stays teal
+        tints.append(tuple(out_grey))
+    assert len(set(tints)) > 30  # a grey page takes many tints
+
+
 def test_homography_maps_the_four_points():
     src = np.array([[0, 0], [10, 0], [10, 8], [0, 8]], dtype=np.float64)
     dst = np.array([[1, 2], [9, 1], [11, 9], [-1, 7]], dtype=np.float64)
