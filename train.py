@@ -320,7 +320,8 @@ def run(argv: list[str]) -> TrainResult:
             budget.pause(time.perf_counter() - paused)
         return step >= end_step
 
-    log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step) if env.is_main else None
+    board = run_dir / "tensorboard" if tc.tensorboard else None
+    log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step, tensorboard_dir=board) if env.is_main else None
     if env.is_main:
         n_params = sum(p.numel() for p in model.parameters())
         sharded = ""
@@ -363,6 +364,8 @@ def run(argv: list[str]) -> TrainResult:
         return TrainResult(model, step, run_dir, interrupted=True)
     finally:
         progress.close()
+        if log is not None:
+            log.close()
         # gloo can abort at exit if the group is destroyed while DDP still holds it.
         del loop, train_model
         shutdown_distributed()

@@ -200,6 +200,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout}")
     if m.scale <= 0 or m.margin < 0:
         raise ConfigError(f"model.scale must be > 0 and model.margin >= 0 (got {m.scale}, {m.margin})")
+    if t.tensorboard:
+        try:
+            import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it)
+        except ImportError:
+            raise ConfigError("train.tensorboard: needs the tensorboard package (pip install tensorboard)") from None
     if t.time_budget_min < 0:
         raise ConfigError(f"train.time_budget_min: minutes, > 0 (0: off), got {t.time_budget_min}")
     if not 0.0 <= t.ema_decay < 1.0:

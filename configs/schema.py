@@ -130,6 +130,9 @@ class TrainConfig:
     output_dir: str = "runs"
     ckpt_every_steps: int = 500
     log_every_steps: int = 10
+    # Also log every figure of metrics.jsonl to TensorBoard, in <run>/tensorboard (needs the
+    # tensorboard package; `python -m engine.plot RUN` draws the same curves without it).
+    tensorboard: bool = False
     # A step whose gradients are not finite (fp16 overflow, a bad batch) is skipped and counted
     # (skipped_steps in metrics.jsonl); this many in a row stop the run. 0: never stop.
     max_nonfinite_steps: int = 20

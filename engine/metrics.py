@@ -11,17 +11,36 @@ import torch
 
 
 class JsonlLog:
-    """Appends one JSON object per line; on resume, drops lines past the checkpoint's step."""
+    """Appends one JSON object per line; on resume, drops lines past the checkpoint's step.
 
-    def __init__(self, path: str | Path, resume_step: int | None = None):
+    With ``tensorboard_dir``, every number of a record also goes to TensorBoard as a scalar at the
+    record's step (``tensorboard --logdir runs/``); on resume, events past the checkpoint's step are
+    purged there too, so both logs hold one value per step."""
+
+    def __init__(self, path: str | Path, resume_step: int | None = None, tensorboard_dir: str | Path | None = None):
         self.path = Path(path)
         if resume_step is not None and self.path.exists():
             kept = [line for line in self.path.read_text().splitlines() if _step_of(line) <= resume_step]
             self.path.write_text("".join(line + "\n" for line in kept))
+        self.board = None
+        if tensorboard_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+            purge = resume_step + 1 if resume_step else None
+            self.board = SummaryWriter(str(tensorboard_dir), purge_step=purge)
 
     def write(self, record: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board is not None and "step" in record:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.board.add_scalar(key, value, record["step"])
+            self.board.flush()
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
 
 
 def _step_of(line: str) -> float:

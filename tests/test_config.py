@@ -1,5 +1,6 @@
 """Config loading, overrides, and rejection of bad keys and values."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,10 @@ def test_bare_off_in_yaml_means_the_choice_off(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  amp: off\n")  # YAML 1.1 reads this as false
     assert load_config(str(path)).train.amp == "off"
+
+
+def test_tensorboard_without_its_package_is_a_config_error(monkeypatch):
+    load_config("tiny_cpu", ["--train.tensorboard", "true"])  # installed with requirements-dev.txt
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not: import raises
+    with pytest.raises(ConfigError, match=r"tiny_cpu.yaml: train.tensorboard: needs the tensorboard package"):
+        load_config("tiny_cpu", ["--train.tensorboard", "true"])

@@ -137,7 +137,7 @@ def test_resume_continues_the_same_curve(tmp_path):
 
 
 def test_resume_drops_log_lines_past_the_checkpoint(tmp_path):
-    args = ["--cfg", "tiny_cpu", *TINY, "--train.ckpt_every_steps", "4"]
+    args = ["--cfg", "tiny_cpu", *TINY, "--train.ckpt_every_steps", "4", "--train.tensorboard", "true"]
     run([*args, "--run-dir", str(tmp_path / "r"), "--train.stop_after_steps", "6"])
     # As if the run had logged steps 5 and 6 and then died before the next checkpoint:
     ckpt_path = tmp_path / "r" / "last.pt"
@@ -149,6 +149,15 @@ def test_resume_drops_log_lines_past_the_checkpoint(tmp_path):
         f.write('{"step": 7, "loss": 1.0')  # torn last line
     run(["--resume", str(tmp_path / "r"), "--train.stop_after_steps", "5"])
     assert [r["step"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")] == [1, 2, 3, 4, 5]
+    # TensorBoard got the same records, and the resume purged steps 5 and 6 of the first invocation.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(tmp_path / "r" / "tensorboard"))
+    board.Reload()
+    loss = board.Scalars("loss")
+    assert [e.step for e in loss] == [1, 2, 3, 4, 5]
+    logged = [r["loss"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")]
+    assert [e.value for e in loss] == pytest.approx(logged, rel=1e-6)  # stored as float32
 
 
 def test_bad_cli_is_one_line_error(tmp_path):
