@@ -2,6 +2,7 @@
 
     python eval.py --model assets/model.onnx --data DIR
     python eval.py --ckpt runs/<run>/last.pt --data DIR
+    python eval.py --model assets/model.onnx --data DIR --plots runs/plots   # also roc.png, scores.png
 
 DIR holds ``register/`` (as for infer.py: ``<type>.png`` or ``<type>/*``) and ``queries/<type>/*``;
 a query folder whose type is not registered holds photos that should come out "unknown". Prints
@@ -142,7 +143,10 @@ def run_eval(
     warn=print,
     fpr: float = DEFAULT_FPR,
     sizes=REGISTER_SIZES,
+    plots: Path | None = None,
 ) -> tuple[dict, str]:
+    """The evaluation's figures (JSON-ready) and its printed table; with ``plots``, the ROC curve and
+    the score histograms are drawn there too (engine/plot.py, needs matplotlib)."""
     scored = score_eval_set(embedder, data, batch_size, warn)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
@@ -167,6 +171,13 @@ def run_eval(
             table += f"\n(registers of {', '.join(map(str, left_out))} types need a set with as many)"
     else:
         table += "\n(no decision table in the model: export it with export_onnx.py for decisions by register size)"
+    if plots is not None:
+        from engine.plot import plot_evaluation
+
+        title = f"{embedder.name} on {data.name}"
+        drawn = plot_evaluation(*split_pairs(scores, truth), ev.points, threshold, plots, title)
+        result["plots"] = [str(p) for p in drawn]
+        table += "\nplots: " + ", ".join(map(str, drawn))
     return result, table
 
 
@@ -184,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fpr", type=float, default=DEFAULT_FPR, help="the policy's share of unknown documents accepted (%(default)s)"
     )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
+    parser.add_argument("--plots", default=None, help="also draw roc.png and scores.png into this folder")
     args = parser.parse_args(argv)
     if args.raw_weights and not args.ckpt:
         parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
@@ -191,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
         name, data = embedder.name, Path(args.data)
         threshold = args.threshold if args.threshold is not None else embedder.threshold
-        result, table = run_eval(
-            embedder, data, threshold, warn=lambda m: print(f"warning: {m}", file=sys.stderr), fpr=args.fpr
-        )
+        plots = Path(args.plots) if args.plots else None
+        warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
+        result, table = run_eval(embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots)
     except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)
         return 2

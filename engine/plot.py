@@ -1,7 +1,8 @@
-"""Training curves of a run, drawn from its ``metrics.jsonl`` to one PNG.
+"""Pictures of a model's training and evaluation: training curves, ROC curve, score histograms.
 
     python -m engine.plot runs/<run>                 # → runs/<run>/curves.png
     python -m engine.plot runs/a runs/b --out ab.png  # several runs on the same axes
+    python eval.py --model M --data D --plots DIR     # → DIR/roc.png, DIR/scores.png (plot_evaluation)
 
 Four panels: the training loss (and the accuracy on training batches), the learning rate, images per
 second, and every validation figure the run logged (top-1 and TPR at FPR 1e-3 of each validation set,
@@ -76,11 +77,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_runs(runs: list[Path], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display needed
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
     (ax_loss, ax_lr), (ax_speed, ax_val) = axes
     ax_acc = ax_loss.twinx()
@@ -128,6 +125,92 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_evaluation(genuine, impostor, points, threshold: float, out_dir: Path, title: str = "") -> list[Path]:
+    """``roc.png``: TPR against FPR on a log axis, each of ``points`` (engine.scores.OperatingPoint:
+    the TPR-at-FPR table) marked with its threshold and the model's ``threshold`` as a star;
+    ``scores.png``: histograms of genuine and impostor scores (each normalised to its own count,
+    log scale, as impostors outnumber genuine pairs by the register size) with the threshold."""
+    from engine.scores import roc_curve
+
+    plt = _pyplot()
+    genuine, impostor = np.asarray(genuine, float), np.asarray(impostor, float)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fpr, tpr, thresholds = roc_curve(genuine, impostor)
+    floor = 0.5 / max(len(impostor), 1)  # the smallest FPR this set can show, halved, for the log axis
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    ax.step(
+        np.maximum(fpr, floor),
+        tpr,
+        where="post",
+        lw=1.6,
+        label=f"{len(genuine)} genuine, {len(impostor)} impostor pairs",
+    )
+    high = 0  # labels of points near TPR 1 are stacked downwards so they do not overlap
+    for p in points:
+        if not p.resolvable:
+            continue
+        x = max(p.fpr, floor)
+        ax.plot(x, p.tpr, "o", color="C1", ms=5)
+        offset = (6, 10) if p.tpr < 0.1 else (6, -22)
+        if p.tpr > 0.9:
+            high += 1
+            offset = (-150, -30 * high)
+        label = f"FPR {p.target_fpr:g}: TPR {p.tpr:.3f}, threshold {p.threshold:.3f}"
+        ax.annotate(
+            label,
+            (x, p.tpr),
+            textcoords="offset points",
+            xytext=offset,
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
+        )
+    accepted = genuine >= threshold
+    at_fpr = float((impostor >= threshold).mean()) if len(impostor) else 0.0
+    ax.plot(max(at_fpr, floor), accepted.mean(), "*", color="C3", ms=12, label=f"model threshold {threshold:.3f}")
+    ax.set_xscale("log")
+    ax.set_xlim(floor, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positive rate (impostor pairs accepted), log scale")
+    ax.set_ylabel("true positive rate (genuine pairs accepted)")
+    ax.set_title(("ROC  " + title).strip(), fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    roc = out_dir / "roc.png"
+    fig.savefig(roc, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    lo = min(genuine.min(initial=1.0), impostor.min(initial=1.0))
+    bins = np.linspace(lo, 1.0, 80)
+    for values, name, colour in ((impostor, "impostor", "C0"), (genuine, "genuine", "C2")):
+        if len(values):
+            weights = np.full(len(values), 1.0 / len(values))
+            ax.hist(values, bins=bins, weights=weights, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
+    ax.axvline(threshold, color="C3", ls="--", label=f"threshold {threshold:.3f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("score: (cos + 1) / 2")
+    ax.set_ylabel("share of pairs, log scale")
+    ax.set_title(("Scores  " + title).strip(), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    hist = out_dir / "scores.png"
+    fig.savefig(hist, dpi=110)
+    plt.close(fig)
+    return [roc, hist]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 import eval as evaluate
 from conftest import ROOT
@@ -25,7 +26,8 @@ def eval_set(tmp_path_factory):
 def test_cli_prints_table_and_writes_json(eval_set, tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, "eval.py", "--model", "assets/model.onnx", "--data", str(eval_set), "--out", str(out)],
+        [sys.executable, "eval.py", "--model", "assets/model.onnx", "--data", str(eval_set), "--out", str(out)]
+        + ["--plots", str(tmp_path / "plots")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -38,6 +40,10 @@ def test_cli_prints_table_and_writes_json(eval_set, tmp_path):
     assert [p["target_fpr"] for p in result["points"]] == [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
     assert result["threshold_source"] == "model" and result["ms_per_query"] > 0
     assert result["top1"] >= 0.9  # the shipped model on held-out types
+    assert result["plots"] == [str(tmp_path / "plots" / "roc.png"), str(tmp_path / "plots" / "scores.png")]
+    for png in result["plots"]:
+        with Image.open(png) as image:
+            assert image.format == "PNG" and image.size[0] >= 600
 
 
 def test_checkpoint_and_its_export_give_the_same_evaluation(eval_set, tiny_export):

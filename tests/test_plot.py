@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.plot import PlotError, main, read_run, smooth
+from engine.plot import PlotError, main, plot_evaluation, read_run, smooth
+from engine.scores import tpr_at_fpr
 
 
 def write_log(path, steps=60, val_every=20, torn=False):
@@ -61,3 +62,15 @@ def test_main_draws_one_png_for_several_runs(tmp_path, capsys):
     assert np.asarray(image.convert("L")).std() > 10  # something was drawn
     assert main([str(tmp_path / "missing")]) == 2
     assert "no metrics.jsonl" in capsys.readouterr().err
+
+
+def test_evaluation_plots_mark_the_table_and_the_threshold(tmp_path):
+    rng = np.random.default_rng(0)
+    genuine, impostor = rng.normal(0.9, 0.03, 200).clip(0, 1), rng.normal(0.5, 0.08, 20_000).clip(0, 1)
+    points = tpr_at_fpr(genuine, impostor)
+    roc, hist = plot_evaluation(genuine, impostor, points, 0.8, tmp_path / "p", "a test")
+    assert (roc.name, hist.name) == ("roc.png", "scores.png")
+    for png in (roc, hist):
+        assert np.asarray(Image.open(png).convert("L")).std() > 10
+    # no impostor pairs at all (every query's own type only): still drawn, nothing to mark
+    plot_evaluation(genuine, np.array([]), tpr_at_fpr(genuine, np.array([0.0])), 0.8, tmp_path / "q")
