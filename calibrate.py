@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.scores import wilson  # NumPy only, as this script
-from infer import DEFAULT_MODEL, DEFAULT_REGISTER, DocClassifier, InferError, collect_inputs
+from infer import DEFAULT_MODEL, DEFAULT_REGISTER, DocClassifier, InferError, collect_inputs, expand_inputs
 from policy import FLAG_RATE, SETTINGS_NAME, PolicyError, RegisterSettings, load_settings
 
 
@@ -72,7 +72,7 @@ def outcomes(known: dict, unknown_best: np.ndarray, threshold: float, margin: fl
     }
 
 
-def score_folder(clf: DocClassifier, files: list[Path], warn) -> tuple[np.ndarray, list[Path]]:
+def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, list]:
     """Type scores (files × types) of the readable files, and those files."""
     arrays, kept = [], []
     for path, array in zip(files, clf.read(files), strict=True):
@@ -147,14 +147,14 @@ def calibrate(clf: DocClassifier, known_dir: Path, unknown_dir: Path, fpr: float
         if folder.name not in labels:
             warn(f"{folder}: '{folder.name}' is not a registered type; skipped")
             continue
-        files = collect_inputs([str(folder)])
+        files = expand_inputs(collect_inputs([str(folder)]), warn)  # a PDF: each of its pages
         known_files += files
         truth += [labels.index(folder.name)] * len(files)
     if not known_files:
         raise InferError(
             f"{known_dir}: no photos in folders named after registered types ({', '.join(labels[:5])}, ...)"
         )
-    unknown_files = collect_inputs([str(unknown_dir)])
+    unknown_files = expand_inputs(collect_inputs([str(unknown_dir)]), warn)
     if not unknown_files:
         raise InferError(f"{unknown_dir}: no images")
 

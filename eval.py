@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from documents import Page
 from engine.scores import (
     decisions_by_register_size,
     evaluate_scores,
@@ -32,7 +33,7 @@ from engine.scores import (
     split_pairs,
     tpr_at_fpr,
 )
-from infer import DocClassifier, InferError, collect_inputs, decode_size, open_image, scan_register
+from infer import DocClassifier, InferError, collect_inputs, decode_size, expand_inputs, open_image, scan_register
 from policy import DEFAULT_FPR, DecisionTable, PolicyError
 
 REGISTER_SIZES = (10, 100, 1000)
@@ -46,18 +47,19 @@ class Embedder(NamedTuple):
     table: DecisionTable | None = None  # the model's decision policy, if it records one
 
 
-def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path]], list[tuple[int, Path]]]:
-    """(type names, register files with type index, query files with type index or -1)."""
+def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path | Page]], list[tuple[int, Path | Page]]]:
+    """(type names, register files with type index, query files with type index or -1); the pages of
+    PDFs and multi-page TIFFs count one by one."""
     if not (data / "register").is_dir() or not (data / "queries").is_dir():
         raise InferError(f"{data}: expected register/ and queries/<type>/ inside")
     entries = scan_register(data / "register", warn)
     types = sorted({label for label, _ in entries})
     index = {t: i for i, t in enumerate(types)}
-    register = [(index[label], path) for label, path in entries]
+    register = [(index[label], item) for label, path in entries for item in expand_inputs([path], warn)]
     queries = [
-        (index.get(folder.name, -1), path)
+        (index.get(folder.name, -1), item)
         for folder in sorted(p for p in (data / "queries").iterdir() if p.is_dir())
-        for path in collect_inputs([str(folder)])
+        for item in expand_inputs(collect_inputs([str(folder)]), warn)
     ]
     if not register or not queries:
         raise InferError(f"{data}: no register images or no query images")
@@ -118,7 +120,7 @@ def score_eval_set(embedder: Embedder, data: Path, batch_size: int = 64, warn=pr
             for t, path in items[start : start + batch_size]:
                 try:
                     images.append(open_image(path, min_size))
-                    chunk.append((t, path.parent.name))
+                    chunk.append((t, (path.path if isinstance(path, Page) else path).parent.name))
                 except InferError as e:
                     warn(f"{e}; skipped")
             if images:

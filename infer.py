@@ -21,11 +21,18 @@ OpenCV): when the best two types score within a margin, the best few are compare
 keypoints and a homography against their register examples, and the geometric evidence raises
 their scores (``SecondLook`` gives the formula).
 
+PDFs and multi-page TIFFs (documents.py): every page is an input of its own (``--pages 1-3,7`` to
+choose), rendered at the size the model needs, one at a time; consecutive pages of one file with the
+same answer are one document (``documents`` in ``--json``). In the register, ``form.pdf`` makes each
+of its pages an example of ``form`` (``--register-pages first``: the first only).
+
 Python API::
 
-    from infer import DocClassifier
+    from infer import DocClassifier, input_pages
     clf = DocClassifier("assets/model.onnx", "register")
     label, score = clf.classify("photo.jpg")      # label is None for "unknown"
+    pages = input_pages(Path("scan.pdf"))         # [Page(scan.pdf, 0), ...]: inputs like paths
+    answers = clf.classify_batch(pages)
 """
 
 from __future__ import annotations
@@ -50,6 +57,17 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image, ImageOps
 
+from documents import (
+    PDF_SUFFIXES,
+    DocumentError,
+    Page,
+    PageRange,
+    group_documents,
+    page_key,
+    pages_of,
+    parse_pages,
+    render,
+)
 from policy import DEFAULT_FPR, SETTINGS_NAME, DecisionTable, PolicyError, RegisterSettings, decide, load_settings
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +86,7 @@ LOOK_ALIKE_MAX_PAIRS = 2_000_000_000  # more example pairs than this (about 10 s
 LOOK_ALIKE_JSON_MAX = 5_000  # --json lists the register's look-alike pairs up to this many examples (~0.1 s)
 # The same list as data/folder.py (infer.py cannot import the training package: it needs torch).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+INPUT_EXTENSIONS = IMAGE_EXTENSIONS | PDF_SUFFIXES  # what folders are searched for (PDFs: every page)
 
 
 class InferError(Exception):
@@ -115,10 +134,13 @@ def decode_size(input_size: int) -> int:
     return DECODE_GAP * input_size
 
 
-def open_image(image: str | os.PathLike | Image.Image, min_size: int | None = None) -> Image.Image:
-    """An RGB PIL image from a path or a PIL image, EXIF orientation applied. With ``min_size``, a
-    JPEG file is decoded at 1/2, 1/4 or 1/8 scale when both sides stay ≥ ``min_size`` (other formats
-    and PIL images are left as they are)."""
+def open_image(image: str | os.PathLike | Image.Image | Page, min_size: int | None = None) -> Image.Image:
+    """An RGB PIL image from a path, a PIL image or a ``Page`` of a PDF or TIFF, EXIF orientation
+    applied. With ``min_size``, a JPEG file is decoded at 1/2, 1/4 or 1/8 scale when both sides stay
+    ≥ ``min_size`` and a PDF page rendered with its short side at least that (other formats and PIL
+    images are left as they are)."""
+    if isinstance(image, Page):
+        return _render(image, short_side=min_size)
 
     def draft(im: Image.Image) -> None:
         if min_size:
@@ -128,8 +150,11 @@ def open_image(image: str | os.PathLike | Image.Image, min_size: int | None = No
 
 
 def open_gray(image: str | os.PathLike | Image.Image, long_side: int) -> np.ndarray:
-    """A path or PIL image as a grey uint8 array whose longer side is ``long_side`` (EXIF orientation
-    applied; a JPEG file decoded straight to grey at the smallest DCT scale that keeps that side)."""
+    """A path, PIL image or ``Page`` as a grey uint8 array whose longer side is ``long_side`` (EXIF
+    orientation applied; a JPEG file decoded straight to grey at the smallest DCT scale that keeps
+    that side, a PDF page rendered at that size)."""
+    if isinstance(image, Page):
+        image = _render(image, long_side=long_side)
 
     def draft(im: Image.Image) -> None:
         w, h = im.size
@@ -143,6 +168,34 @@ def open_gray(image: str | os.PathLike | Image.Image, long_side: int) -> np.ndar
     return np.asarray(im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR))
 
 
+def _render(page: Page, short_side: int | None = None, long_side: int | None = None) -> Image.Image:
+    try:
+        return render(page, short_side, long_side)
+    except DocumentError as e:
+        raise InferError(str(e)) from None
+
+
+def input_pages(path: Path, pages: PageRange | None = None, first_only: bool = False) -> list[Path | Page]:
+    """What one input file stands for: a PDF's pages, a multi-frame TIFF's frames (those in ``pages``,
+    or the first only), or the file itself."""
+    try:
+        return pages_of(path, pages, first_only)
+    except DocumentError as e:
+        raise InferError(str(e)) from None
+
+
+def expand_inputs(files: Iterable[Path], warn, pages: PageRange | None = None) -> list[Path | Page]:
+    """Every input the files stand for (``input_pages``); a file that cannot be opened is warned
+    about and left out."""
+    out: list[Path | Page] = []
+    for file in files:
+        try:
+            out.extend(input_pages(file, pages))
+        except InferError as e:
+            warn(f"{e}; skipped")
+    return out
+
+
 def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Image.Image], None]) -> Image.Image:
     """``image`` in ``mode``, EXIF orientation applied; ``draft`` may set up a file's decoder first.
     Every problem with a file is an ``InferError`` naming it."""
@@ -153,6 +206,8 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
         raise InferError(f"{path}: is a folder, not an image")
     if not path.exists():
         raise InferError(f"{path}: no such file")
+    if path.suffix.lower() in PDF_SUFFIXES:
+        raise InferError(f"{path}: a PDF is pages, not one image (give its pages: input_pages)")
     try:
         with Image.open(path) as im:
             draft(im)
@@ -440,9 +495,9 @@ def scan_register(folder: Path, warn) -> list[tuple[str, Path]]:
             for root, dirs, files in os.walk(child):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
+                    if Path(name).suffix.lower() in INPUT_EXTENSIONS and not name.startswith("."):
                         entries.append((child.name, Path(root) / name))
-        elif child.suffix.lower() in IMAGE_EXTENSIONS:
+        elif child.suffix.lower() in INPUT_EXTENSIONS:
             entries.append((child.stem, child))
     sources: dict[str, set[str]] = {}
     for label, path in entries:
@@ -485,6 +540,7 @@ class DocClassifier:
         second_look: bool | SecondLook | None = False,
         fpr: float | None = None,
         margin: float | None = None,
+        register_pages: str = "all",
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
@@ -493,6 +549,9 @@ class DocClassifier:
                 raise InferError(f"{name} must be in [0, 1], got {value:g}")
         if fpr is not None and not 0.0 < fpr < 1.0:
             raise InferError(f"fpr must be in (0, 1), got {fpr:g}")
+        if register_pages not in ("all", "first"):
+            raise InferError(f"register_pages must be 'all' or 'first', not {register_pages!r}")
+        self.register_pages = register_pages  # a PDF or TIFF in the register: all its pages, or the first
         self.model = EmbeddingModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
@@ -625,8 +684,9 @@ class DocClassifier:
     # ---- embeddings
 
     def embed(self, images) -> np.ndarray:
-        """Unit-length embeddings (N, D) of paths or PIL images (one image alone → (1, D))."""
-        if isinstance(images, (str, os.PathLike, Image.Image)):
+        """Unit-length embeddings (N, D) of paths, PIL images or pages of PDFs and TIFFs (``Page``;
+        one input alone → (1, D))."""
+        if isinstance(images, (str, os.PathLike, Image.Image, Page)):
             images = [images]
         arrays = list(self.read(images))
         for a in arrays:
@@ -652,19 +712,21 @@ class DocClassifier:
         return sorted(set(self._labels[i] for i in self._owner))
 
     def register(self, label: str, image) -> None:
-        """Add an example of ``label`` (a path or PIL image) to the in-memory register. With the
-        second look on, its keypoints are computed now; a path is kept, so they can be later too."""
+        """Add an example of ``label`` (a path, a ``Page`` or a PIL image) to the in-memory register.
+        With the second look on, its keypoints are computed now; a path or page is kept, so they can
+        be later too."""
         embedding = self.embed(image)
         key = f"\0{self._registered}"
         self._registered += 1
         # A path is kept (the second look may be turned on later); a PIL image only while it is on.
-        if isinstance(image, (str, os.PathLike)) or self._second_look is not None:
+        reopenable = isinstance(image, (str, os.PathLike, Page))  # a file, or a page of one
+        if reopenable or self._second_look is not None:
             self._memory_images[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
         self._add([label] * len(embedding), embedding, [key])
         self._warn_look_alikes([label])
         if self._second_look is not None:
             self._describe([key])
-            if not isinstance(image, (str, os.PathLike)):
+            if not reopenable:
                 del self._memory_images[key]  # described: the picture itself is not needed again
 
     def add_embeddings(self, labels: list[str], embeddings: np.ndarray) -> None:
@@ -714,27 +776,35 @@ class DocClassifier:
         cached, keypoint_settings = self._read_cache(cache_path) if use_cache else ({}, None)
         records: list[dict] = []  # one per usable file, in scan order
         embeddings: list[np.ndarray | None] = []  # None: still to compute
-        todo: list[tuple[int, Path]] = []  # (record index, file) of the None entries
+        todo: list[tuple[int, Path | Page]] = []  # (record index, file or page) of the None entries
         keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # cached ones of unchanged files
         for label, path in scan_register(folder, self.warn):
-            rel = path.relative_to(folder).as_posix()
-            hit = cached.get(rel)
+            file_rel = path.relative_to(folder).as_posix()
             try:
                 size, mtime = _file_key(path)
-                unchanged = hit is not None and (hit["size"], hit["mtime_ns"]) == (size, mtime)
                 # Same size and mtime: trust the cache; otherwise the content hash decides.
-                digest = hit["sha256"] if unchanged else _sha256(path)
+                first = cached.get(file_rel) or cached.get(f"{file_rel}#page=1")
+                unchanged = first is not None and (first["size"], first["mtime_ns"]) == (size, mtime)
+                digest = first["sha256"] if unchanged else _sha256(path)
+                # A PDF or multi-frame TIFF: each page an example of the label (or the first only).
+                items = input_pages(path, first_only=self.register_pages == "first")
             except OSError as e:
                 self.warn(f"{path}: skipped ({e.strerror or e})")
                 continue
-            if hit is not None and hit["sha256"] == digest:
-                embeddings.append(hit["embedding"])
-                if hit["keypoints"] is not None:
-                    keypoints[rel] = hit["keypoints"]
-            else:
-                todo.append((len(records), path))
-                embeddings.append(None)
-            records.append({"path": rel, "label": label, "size": size, "mtime_ns": mtime, "sha256": digest})
+            except InferError as e:
+                self.warn(f"{e}; skipped from the register")
+                continue
+            for item in items:
+                rel = file_rel if isinstance(item, Path) else f"{file_rel}#page={item.number}"
+                hit = cached.get(rel)
+                if hit is not None and hit["sha256"] == digest:
+                    embeddings.append(hit["embedding"])
+                    if hit["keypoints"] is not None:
+                        keypoints[rel] = hit["keypoints"]
+                else:
+                    todo.append((len(records), item))
+                    embeddings.append(None)
+                records.append({"path": rel, "label": label, "size": size, "mtime_ns": mtime, "sha256": digest})
         pending: list[np.ndarray] = []  # preprocessed images of the None entries, in order
         unreadable: set[int] = set()
         for (index, _), array in zip(todo, self.read(path for _, path in todo), strict=True):
@@ -868,7 +938,10 @@ class DocClassifier:
         tool = self._keypoint_tool
 
         def source(key: str):
-            return self._memory_images[key] if key.startswith("\0") else self.register_dir / key
+            if key.startswith("\0"):
+                return self._memory_images[key]
+            file, index = page_key(key)  # "form.pdf#page=2": that page
+            return self.register_dir / key if index is None else Page(self.register_dir / file, index)
 
         for key, result in zip(
             keys, read_ahead(keys, lambda k: tool.describe(source(k)), self.read_threads, 64), strict=True
@@ -1009,13 +1082,13 @@ def top_indices(row: np.ndarray, k: int) -> np.ndarray:
 
 
 def collect_inputs(paths: list[str]) -> list[Path]:
-    """Files as given; folders searched recursively for images (sorted)."""
+    """Files as given; folders searched recursively for images and PDFs (sorted)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 dirs.sort()
-                out.extend(Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+                out.extend(Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in INPUT_EXTENSIONS)
         else:
             out.append(p)
     return out
@@ -1053,17 +1126,30 @@ def run_cli(args: argparse.Namespace) -> int:
         second_look=look,
         fpr=args.fpr,
         margin=args.margin,
+        register_pages=args.register_pages,
     )
     policy = clf.policy()
-    paths = collect_inputs(args.inputs)
-    if not paths:
+    files = collect_inputs(args.inputs)
+    if not files:
         raise InferError(f"no images found in {', '.join(args.inputs)}")
+    # Each input: an image file, a page of a PDF or TIFF, or the error that kept a file from opening.
+    paths: list[Path | Page | InferError] = []
+    for file in files:
+        try:
+            paths.extend(input_pages(file, args.pages))
+        except InferError as e:
+            paths.append(e)
     results: list[dict] = [{} for _ in paths]  # by input position (a path may repeat)
     progress = Progress(len(paths), enabled=len(paths) >= 50 and sys.stderr.isatty())
 
-    def timed_load(path: Path) -> tuple[np.ndarray, float]:  # on a reading thread
+    def where(item: Path | Page) -> dict:
+        return {"path": str(item.path), "page": item.number} if isinstance(item, Page) else {"path": str(item)}
+
+    def timed_load(item: Path | Page | InferError) -> tuple[np.ndarray, float]:  # on a reading thread
+        if isinstance(item, InferError):
+            raise item
         t0 = time.perf_counter()
-        array = clf.model.load(path)
+        array = clf.model.load(item)
         return array, time.perf_counter() - t0
 
     loaded = read_ahead(paths, timed_load, clf.read_threads, 2 * args.batch_size)
@@ -1072,7 +1158,8 @@ def run_cli(args: argparse.Namespace) -> int:
         for i in range(start, min(start + args.batch_size, len(paths))):
             outcome = next(loaded)
             if isinstance(outcome, InferError):
-                results[i] = {"path": str(paths[i]), "error": str(outcome)}
+                failed = paths[i]
+                results[i] = {**({} if isinstance(failed, InferError) else where(failed)), "error": str(outcome)}
             else:
                 arrays.append(outcome[0])
                 positions.append(i)
@@ -1086,7 +1173,7 @@ def run_cli(args: argparse.Namespace) -> int:
             shared = (time.perf_counter() - t0 - sum(own)) / len(arrays)  # the batch's embed + match, per image
             for i, m, t, t_own in zip(positions, matches, times, own, strict=True):
                 results[i] = {
-                    "path": str(paths[i]),
+                    **where(paths[i]),
                     "label": m.label,
                     "score": round(m.score, 6),
                     "ambiguous": m.ambiguous,
@@ -1101,6 +1188,7 @@ def run_cli(args: argparse.Namespace) -> int:
                     results[i]["second_look"] = rounded(m.second_look)
         progress.update(min(args.batch_size, len(paths) - start))
     progress.close()
+    documents = group_documents(results)  # the pages of PDFs and TIFFs, split where the type changes
     if args.json:
         doc = {
             "model": str(clf.model.path),
@@ -1119,10 +1207,13 @@ def run_cli(args: argparse.Namespace) -> int:
                 "evidence": "g = clip((inliers - min_inliers) / (max(full_inliers, most inliers of the k) - min_inliers), 0, 1)",
             }
         doc["results"] = results
+        doc["documents"] = documents
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         for r in results:
             print(format_result(r, args.top_k), file=sys.stderr if "error" in r else sys.stdout)
+        for d in documents:
+            print(format_document(d))
     return 1 if any("error" in r for r in results) else 0
 
 
@@ -1137,14 +1228,21 @@ def rounded(value):
     return value
 
 
+def format_document(d: dict) -> str:
+    first, last = d["pages"]
+    pages = f"page {first}" if first == last else f"pages {first}-{last}"
+    return f"{d['path']} {pages}: {d['label'] or 'unknown'}"
+
+
 def format_result(r: dict, k: int) -> str:
     if "error" in r:
         return f"error: {r['error']}"
     best = r["top_k"][0]
+    name = f"{r['path']}#page={r['page']}" if "page" in r else r["path"]
     head = (
-        f"{r['path']}: {r['label']}  {r['score']:.3f}"
+        f"{name}: {r['label']}  {r['score']:.3f}"
         if r["label"]
-        else (f"{r['path']}: unknown  (closest: {best['label']} {best['score']:.3f})")
+        else (f"{name}: unknown  (closest: {best['label']} {best['score']:.3f})")
     )
     if r.get("ambiguous"):
         other = r["candidates"][1]
@@ -1162,7 +1260,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Scores are (cos+1)/2 in [0, 1]; below the threshold the answer is 'unknown'. "
         "Exit status: 0 all classified, 1 some inputs could not be read, 2 nothing could run.",
     )
-    parser.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
+    parser.add_argument("inputs", nargs="+", help="image or PDF files, or folders (searched recursively)")
     parser.add_argument("--register", default=str(DEFAULT_REGISTER), help="register folder (default: %(default)s)")
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="ONNX model (default: %(default)s)")
     parser.add_argument(
@@ -1179,6 +1277,15 @@ def main(argv: list[str] | None = None) -> int:
         "--margin", type=float, default=None, help="best two types closer than this: ambiguous (default: the model's)"
     )
     parser.add_argument("--top-k", type=int, default=1, help="how many candidates to list (default: 1)")
+    parser.add_argument(
+        "--pages", default=None, help="pages of PDFs and multi-page TIFFs to classify, e.g. 1-3,7 or 2- (default: all)"
+    )
+    parser.add_argument(
+        "--register-pages",
+        choices=("all", "first"),
+        default="all",
+        help="a PDF or TIFF in the register: each page an example of its type, or the first page only (default: all)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     look = parser.add_argument_group(
@@ -1201,6 +1308,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--top-k must be 1 or more, got {args.top_k}")
     if args.threshold is not None and args.fpr is not None:
         parser.error("give --threshold or --fpr, not both")
+    if args.pages is not None:
+        try:
+            args.pages = parse_pages(args.pages)
+        except ValueError as e:
+            parser.error(str(e))
     try:
         return run_cli(args)
     except InferError as e:

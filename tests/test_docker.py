@@ -65,7 +65,8 @@ def test_dockerfile_pins_its_bases_and_copies_only_what_the_context_has():
 
 
 def test_slim_infer_image_needs_only_its_requirements(tmp_path):
-    """infer.py runs with torch, OpenCV and the training code unimportable, as in the infer image."""
+    """infer.py runs with torch, OpenCV and the training code unimportable, as in the infer image, and
+    on images without pypdfium2 (which it imports for PDFs only)."""
     blocked = ["torch", "torchvision", "timm", "cv2", "tqdm", "onnx", "pypdfium2", "argparse_dataclass"]
     blocked += ["configs", "data", "engine", "models", "train", "export_onnx"]
     code = (
@@ -80,7 +81,7 @@ def test_slim_infer_image_needs_only_its_requirements(tmp_path):
     )
     register = shutil.copytree(ROOT / "register", tmp_path / "register")
     for name in (n.strip() for n in (ROOT / "requirements-infer.txt").read_text().splitlines()):
-        assert not name or name.startswith("#") or re.match(r"^(onnxruntime|numpy|pillow|pyyaml)\b", name)
+        assert not name or name.startswith("#") or re.match(r"^(onnxruntime|numpy|pillow|pyyaml|pypdfium2)\b", name)
     result = subprocess.run([sys.executable, "-c", code, str(register)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert '"label": "form_9"' in result.stdout
