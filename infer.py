@@ -69,6 +69,7 @@ from documents import (
     render,
 )
 from policy import DEFAULT_FPR, SETTINGS_NAME, DecisionTable, PolicyError, RegisterSettings, decide, load_settings
+from report import THUMB_SIDE, thumbnail, write_report
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE / "assets" / "model.onnx"
@@ -925,6 +926,26 @@ class DocClassifier:
         if settings is not None and self._describe_missing():
             self._write_cache()
 
+    def _example_source(self, key: str):
+        """What a bank row's key names: an image registered in memory (path, page or picture), a
+        register file, or a page of one (``"form.pdf#page=2"``)."""
+        if key.startswith("\0"):
+            return self._memory_images[key]
+        file, index = page_key(key)
+        return self.register_dir / key if index is None else Page(self.register_dir / file, index)
+
+    def best_example(self, embedding: np.ndarray, label: str):
+        """The example of ``label`` nearest to ``embedding`` (a path, ``Page`` or PIL image), or None
+        when it has none to show (precomputed embeddings, a picture no longer kept)."""
+        rows = np.flatnonzero(self._owner == self._index.get(label, -1))
+        if not len(rows):
+            return None
+        cos = self._cosines(np.asarray(embedding, np.float32)[None], self._bank[rows])[0]
+        key = self._row_key[rows[int(np.argmax(cos))]]
+        if key is None or (key.startswith("\0") and key not in self._memory_images):
+            return None
+        return self._example_source(key)
+
     def _describe_missing(self) -> bool:
         """Keypoints of every registered image that has none yet; True when a file of the register
         folder was among them."""
@@ -937,12 +958,7 @@ class DocClassifier:
         """Keypoints of these images, read on ``read_threads`` threads (OpenCV releases the GIL)."""
         tool = self._keypoint_tool
 
-        def source(key: str):
-            if key.startswith("\0"):
-                return self._memory_images[key]
-            file, index = page_key(key)  # "form.pdf#page=2": that page
-            return self.register_dir / key if index is None else Page(self.register_dir / file, index)
-
+        source = self._example_source
         for key, result in zip(
             keys, read_ahead(keys, lambda k: tool.describe(source(k)), self.read_threads, 64), strict=True
         ):
@@ -1140,21 +1156,38 @@ def run_cli(args: argparse.Namespace) -> int:
         except InferError as e:
             paths.append(e)
     results: list[dict] = [{} for _ in paths]  # by input position (a path may repeat)
+    pictures: dict[int, tuple[str | None, str | None]] = {}  # --report: (input, register example) thumbnails
     progress = Progress(len(paths), enabled=len(paths) >= 50 and sys.stderr.isatty())
 
     def where(item: Path | Page) -> dict:
         return {"path": str(item.path), "page": item.number} if isinstance(item, Page) else {"path": str(item)}
 
-    def timed_load(item: Path | Page | InferError) -> tuple[np.ndarray, float]:  # on a reading thread
+    def timed_load(item: Path | Page | InferError) -> tuple[np.ndarray, float, str | None]:  # on a reading thread
         if isinstance(item, InferError):
             raise item
         t0 = time.perf_counter()
-        array = clf.model.load(item)
-        return array, time.perf_counter() - t0
+        image = open_image(item, clf.model.decode_size)
+        array = clf.model.preprocess(image)
+        seconds = time.perf_counter() - t0
+        return array, seconds, thumbnail(image) if args.report else None  # the report's picture: no second decode
+
+    example_thumbs: dict[int, str | None] = {}  # the report's register pictures, by example
+
+    def example_thumb(embedding: np.ndarray, label: str) -> str | None:
+        source = clf.best_example(embedding, label)
+        if source is None:
+            return None
+        key = id(source) if isinstance(source, Image.Image) else hash(str(source))
+        if key not in example_thumbs:
+            try:
+                example_thumbs[key] = thumbnail(open_image(source, 2 * THUMB_SIDE))
+            except InferError:
+                example_thumbs[key] = None
+        return example_thumbs[key]
 
     loaded = read_ahead(paths, timed_load, clf.read_threads, 2 * args.batch_size)
     for start in range(0, len(paths), args.batch_size):
-        arrays, positions, times = [], [], []
+        arrays, positions, times, thumbs = [], [], [], []
         for i in range(start, min(start + args.batch_size, len(paths))):
             outcome = next(loaded)
             if isinstance(outcome, InferError):
@@ -1164,10 +1197,12 @@ def run_cli(args: argparse.Namespace) -> int:
                 arrays.append(outcome[0])
                 positions.append(i)
                 times.append(outcome[1])
+                thumbs.append(outcome[2])
         if arrays:
             t0 = time.perf_counter()
             images = [paths[i] for i in positions] if look is not None else None
-            matches = clf.match(clf._embed_arrays(arrays), args.top_k, images=images)
+            embeddings = clf._embed_arrays(arrays)
+            matches = clf.match(embeddings, args.top_k, images=images)
             looks = [m.second_look or {} for m in matches]
             own = [found.get("ms", 0.0) / 1000 for found in looks]  # each query's second look
             shared = (time.perf_counter() - t0 - sum(own)) / len(arrays)  # the batch's embed + match, per image
@@ -1186,9 +1221,22 @@ def run_cli(args: argparse.Namespace) -> int:
                     ]
                 if look is not None:
                     results[i]["second_look"] = rounded(m.second_look)
+            if args.report:
+                for j, (i, m) in enumerate(zip(positions, matches, strict=True)):
+                    pictures[i] = (thumbs[j], example_thumb(embeddings[j], m.top[0][0]))
         progress.update(min(args.batch_size, len(paths) - start))
     progress.close()
     documents = group_documents(results)  # the pages of PDFs and TIFFs, split where the type changes
+    if args.report:
+        shown = [
+            {**r, **dict(zip(("thumb", "example_thumb"), pictures.get(i, (None, None)), strict=True))}
+            for i, r in enumerate(results)
+        ]
+        meta = {"model": str(clf.model.path), "register": str(clf.register_dir), "policy": policy.to_dict()}
+        try:
+            print(f"report: {write_report(args.report, shown, meta, max(args.top_k, 3))}", file=sys.stderr)
+        except OSError as e:
+            raise InferError(f"{args.report}: cannot write the report ({e.strerror or e})") from None
     if args.json:
         doc = {
             "model": str(clf.model.path),
@@ -1288,6 +1336,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--report", default=None, help="also write a self-contained HTML page to review the answers (e.g. results.html)"
+    )
     look = parser.add_argument_group(
         "second look",
         "On a close call (the best two types within the margin), re-rank the best k by ORB keypoints and a "
@@ -1308,6 +1359,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--top-k must be 1 or more, got {args.top_k}")
     if args.threshold is not None and args.fpr is not None:
         parser.error("give --threshold or --fpr, not both")
+    if args.report is not None and not Path(args.report).resolve().parent.is_dir():
+        parser.error(f"--report {args.report}: no such folder {Path(args.report).resolve().parent}")
     if args.pages is not None:
         try:
             args.pages = parse_pages(args.pages)
