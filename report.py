@@ -51,20 +51,20 @@ h1{font-size:18px;margin:0 0 6px}
 .meta{color:#555;font-size:12px}
 .controls{margin-top:8px;display:flex;gap:10px;align-items:center;flex-wrap:wrap}
 .counts span{margin-right:10px}
-main{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:12px;padding:12px 16px}
+main{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:12px;padding:12px 16px}
 .card{background:#fff;border:1px solid #ddd;border-left:6px solid #16a34a;border-radius:6px;padding:10px}
 .card.unknown{border-left-color:#dc2626;background:#fef2f2}
 .card.ambiguous{border-left-color:#d97706;background:#fffbeb}
 .card.error{border-left-color:#6b7280;background:#f9fafb}
-.pair{display:flex;gap:10px;align-items:flex-start}
+.pair{display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap}
 .pair figure{margin:0;text-align:center;font-size:11px;color:#555}
-.pair img{max-width:220px;max-height:220px;border:1px solid #ccc;background:#fff}
+.pair img{max-width:200px;max-height:200px;border:1px solid #ccc;background:#fff}
 .noimg{width:150px;height:150px;display:flex;align-items:center;justify-content:center;border:1px dashed #bbb;color:#999}
 .answer{font-size:16px;font-weight:600;margin:6px 0 2px}
 .badge{display:inline-block;font-size:11px;font-weight:600;padding:1px 6px;border-radius:9px;margin-left:6px;color:#fff}
 .badge.unknown{background:#dc2626}.badge.ambiguous{background:#d97706}.badge.error{background:#6b7280}
 .path{font-family:ui-monospace,monospace;font-size:12px;color:#333;word-break:break-all}
-ol{margin:4px 0 0;padding-left:20px;font-size:12px}
+ol{margin:4px 0 0;padding-left:20px;font-size:12px;min-width:140px}
 .hidden{display:none}
 """
 
