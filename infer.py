@@ -529,7 +529,7 @@ class DocClassifier:
 
     def __init__(
         self,
-        model: str | os.PathLike = DEFAULT_MODEL,
+        model: str | os.PathLike | EmbeddingModel = DEFAULT_MODEL,
         register: str | os.PathLike | None = DEFAULT_REGISTER,
         threshold: float | None = None,
         batch_size: int = 32,
@@ -553,7 +553,8 @@ class DocClassifier:
         if register_pages not in ("all", "first"):
             raise InferError(f"register_pages must be 'all' or 'first', not {register_pages!r}")
         self.register_pages = register_pages  # a PDF or TIFF in the register: all its pages, or the first
-        self.model = EmbeddingModel(model, threads)
+        # An EmbeddingModel already loaded may be shared (serve.py builds a classifier per register change).
+        self.model = model if isinstance(model, EmbeddingModel) else EmbeddingModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
         self.batch_size = batch_size

@@ -81,10 +81,32 @@ def test_slim_infer_image_needs_only_its_requirements(tmp_path):
     )
     register = shutil.copytree(ROOT / "register", tmp_path / "register")
     for name in (n.strip() for n in (ROOT / "requirements-infer.txt").read_text().splitlines()):
-        assert not name or name.startswith("#") or re.match(r"^(onnxruntime|numpy|pillow|pyyaml|pypdfium2)\b", name)
+        assert (
+            not name
+            or name.startswith("#")
+            or re.match(r"^(onnxruntime|numpy|pillow|pyyaml|pypdfium2|fastapi|uvicorn|python-multipart)\b", name)
+        )
     result = subprocess.run([sys.executable, "-c", code, str(register)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert '"label": "form_9"' in result.stdout
+
+
+def test_infer_image_entrypoint_runs_infer_or_the_service(tmp_path):
+    """docker/infer-entrypoint.sh with the repo as /app: `serve ...` starts serve.py on all
+    interfaces, anything else goes to infer.py."""
+    env = {**os.environ, "DOCCLASSIFIER_APP": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    script = str(DOCKER / "infer-entrypoint.sh")
+    run = subprocess.run(
+        ["sh", script, "examples/photo_of_form_9.jpg"], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert run.returncode == 0 and run.stdout.startswith("examples/photo_of_form_9.jpg: form_9")
+    usage = subprocess.run(["sh", script, "serve", "--help"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 0 and "--workers" in usage.stdout and "--token-all" in usage.stdout
+    missing = subprocess.run(
+        ["sh", script, "serve", "--register", str(tmp_path / "none")], capture_output=True, text=True, env=env
+    )
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("none: register folder not found")
+    assert "EXPOSE 8000" in (DOCKER / "Dockerfile").read_text()
 
 
 # --- the entrypoint, for real ----------------------------------------------------------------------
