@@ -1,6 +1,16 @@
 """Data pipeline speed per DataLoader worker: decode (render or read) and augment, one image at a time.
 
     python bench/augment.py [--size 96] [--images 200] [--repeats 5] [--pages data_cache/pages96] [--json out.json]
+    python bench/augment.py --photos 300 --photo-size 128     # also page-sized phone photos (needs albumentations)
+
+With ``--photos N``: N page-sized JPEG photos (synthetic documents rendered at 1,000 to 1,400 px and
+photographed by data/samples.py's ``photo_of``, quality 90, about 0.7 megapixels) read from disk and
+augmented at ``--photo-size``: ours as training runs it (``ImageFolderSource.load``: reduced JPEG
+decoding, then ``medium`` with the warp from an area-shrunk page), ours as it was before (full
+decode, warp at the crop's resolution), and the original DocClassifier's pipeline as the reference
+(OpenCV full decode, resize to the training size, its ``DefaultImageAug`` of Albumentations at its
+default p = 0.5: shift-scale-rotate, one of five blurs, one of three noises, colour jitter), the
+three alternated in one run.
 
 A worker runs one thread (PyTorch sets that in DataLoader workers; we set OpenCV's too), so this runs
 single-threaded. Each figure is the median over ``--repeats`` passes over the same images after a
@@ -22,11 +32,14 @@ from pathlib import Path
 
 import cv2
 import torch
+from PIL import Image
 from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data import ImageFolderSource, SyntheticDocuments  # noqa: E402
+import data.transforms as transforms  # noqa: E402
+from data import ImageFolderSource, SyntheticDocuments, load_rgb  # noqa: E402
+from data.samples import photo_of  # noqa: E402
 from data.transforms import (  # noqa: E402
     STRENGTHS,
     RandomLighting,
@@ -79,6 +92,80 @@ def torchvision_reference(size: int, mean, std, strength: str = "medium") -> v2.
     )
 
 
+def original_reference(size: int):
+    """The original DocClassifier's training pipeline for a real photo: OpenCV decode, resize to the
+    training size, its DefaultImageAug (Albumentations, p = 0.5), to a float CHW tensor."""
+    import albumentations as A
+    import numpy as np
+
+    aug = A.Compose(
+        [
+            A.ShiftScaleRotate(shift_limit=0.05, scale_limit=0.05, rotate_limit=10),
+            A.OneOf([A.MotionBlur(), A.MedianBlur(), A.GaussianBlur(), A.ZoomBlur(), A.Defocus(radius=(3, 5))]),
+            A.OneOf([A.ISONoise(), A.GaussNoise(), A.MultiplicativeNoise(multiplier=(0.5, 1.5), elementwise=True)]),
+            A.ColorJitter(),
+        ],
+        p=0.5,
+    )
+
+    def run(path: Path) -> torch.Tensor:
+        img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+        img = aug(image=img)["image"]
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(255)
+
+    return run
+
+
+def make_photos(folder: Path, n: int) -> list[Path]:
+    """Page-sized JPEG photos of synthetic documents (1,000 to 1,400 px on the long side)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        long_side = 1000 + 100 * (i % 5)
+        page = SyntheticDocuments(max(1, n // 4), 4, seed=1234, long_side=long_side).load(i)[0]
+        path = folder / f"photo_{i:04d}.jpg"
+        photo_of(page, seed=i).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def photo_rows(n: int, size: int, repeats: int) -> list[tuple[str, float]]:
+    import tempfile
+
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_photos(Path(tmp) / "photos", n)
+        megapixels = statistics.mean(Image.open(p).size[0] * Image.open(p).size[1] for p in paths) / 1e6
+        source = ImageFolderSource(Path(tmp), class_per_image=True, min_side=2 * size)  # as data.decode_side
+        augment = train_transform(size, mean, std, "medium")
+
+        def ours(i: int):
+            return augment(source.load(i)[0])
+
+        def ours_before(i: int):
+            gap = transforms.PRESHRINK_GAP
+            transforms.PRESHRINK_GAP = 1 << 30  # never pre-shrink: warp at the crop's resolution
+            try:
+                return augment(load_rgb(source.samples[i][0]))
+            finally:
+                transforms.PRESHRINK_GAP = gap
+
+        reference = original_reference(size)
+        label = f"page-sized photos ({megapixels:.2f} MP JPEG) to {size} px"
+        timed = {"ours": [], "before": [], "reference": []}
+        indices = list(range(len(source)))
+        for _ in range(repeats):  # alternated, so the three see the same machine
+            timed["ours"].append(per_image_ms(ours, indices, 1))
+            timed["before"].append(per_image_ms(ours_before, indices, 1))
+            timed["reference"].append(per_image_ms(reference, [source.samples[i][0] for i in indices], 1))
+        return [
+            (f"{label}: ours (reduced decode, warp from a shrunk page), medium", statistics.median(timed["ours"])),
+            (f"{label}: ours before (full decode, warp at crop size), medium", statistics.median(timed["before"])),
+            (f"{label}: original DocClassifier (Albumentations), reference", statistics.median(timed["reference"])),
+        ]
+
+
 def per_image_ms(fn, items, repeats: int) -> float:
     for item in items[: max(1, len(items) // 4)]:  # warm-up
         fn(item)
@@ -98,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pages", default="data_cache/pages96", help="a folder of page images (skipped if absent)")
+    parser.add_argument("--photos", type=int, default=0, help="also this many page-sized photos (0: skip)")
+    parser.add_argument("--photo-size", type=int, default=128, help="training size for the photo case")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -122,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"augment {kind}: ours, {strength}", per_image_ms(ours, items, args.repeats)))
         reference = torchvision_reference(args.size, mean, std, "medium")
         rows.append((f"augment {kind}: torchvision v2 (reference), medium", per_image_ms(reference, items, args.repeats)))  # fmt: skip
+
+    if args.photos:
+        rows += photo_rows(args.photos, args.photo_size, args.repeats)
 
     width = max(len(name) for name, _ in rows)
     print(f"{'stage (1 thread)':<{width}}  ms/img  img/s")

@@ -29,6 +29,12 @@ __all__ = [
 ]
 
 
+def decode_side(data_cfg) -> int:
+    """The shortest side a training JPEG is decoded at: twice the training size, as infer.py decodes
+    a query (``DECODE_GAP``), so the crop still has more pixels than the output."""
+    return 2 * data_cfg.image_size
+
+
 def build_source(data_cfg):
     """The configured sources (``DataConfig.sources`` in configs/schema.py) as one source."""
     # 1.5× the training size leaves room for crops; larger only slows rendering and warping.
@@ -41,7 +47,12 @@ def build_source(data_cfg):
                 s.num_classes, s.samples_per_class, s.seed, long_side, family_size=s.family_size, fonts=s.fonts
             )
         elif sc.kind == "folder":
-            source = ImageFolderSource(sc.root, class_per_image=sc.class_per_image, cache_dir=sc.cache_dir or None)
+            source = ImageFolderSource(
+                sc.root,
+                class_per_image=sc.class_per_image,
+                cache_dir=sc.cache_dir or None,
+                min_side=decode_side(data_cfg),
+            )
         else:
             source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None, max_pages=sc.max_pages)
         parts.append((ExpandedSource(source) if sc.expand else source, sc.weight))

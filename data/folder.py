@@ -19,9 +19,13 @@ class DataError(ValueError):
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode an image file to RGB, honouring EXIF orientation (photos from phones)."""
+def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
+    """Decode an image file to RGB, honouring EXIF orientation (photos from phones). With
+    ``min_side``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) when both sides
+    stay at least that long: a phone photo for 96 px training decodes in a quarter of the time."""
     with Image.open(path) as im:
+        if min_side:
+            im.draft("RGB", (min_side, min_side))  # a no-op for anything but JPEG
         im = ImageOps.exif_transpose(im)
         return im.convert("RGB")
 
@@ -110,8 +114,11 @@ class ImageFolderSource:
     """A class per sub-folder of ``root``, or with ``class_per_image`` each image its own class.
     The file list is a ``FileIndex`` (memory-mapped from ``cache_dir`` when one is given)."""
 
-    def __init__(self, root: str | Path, class_per_image: bool = False, cache_dir: str | Path | None = None):
+    def __init__(
+        self, root: str | Path, class_per_image: bool = False, cache_dir: str | Path | None = None, min_side: int = 0
+    ):
         self.root = Path(root)
+        self.min_side = min_side  # JPEGs are decoded reduced while both sides stay this long (load_rgb)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: data folder not found")
         self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -135,6 +142,6 @@ class ImageFolderSource:
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
         path, label = self.samples[index]
         try:
-            return load_rgb(path), label
+            return load_rgb(path, self.min_side), label
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's decode errors
             raise DataError(f"{path}: unreadable image ({e})") from None

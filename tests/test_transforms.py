@@ -189,3 +189,62 @@ def test_tone_p_sets_the_chance_of_grey_sepia_or_inverted_tones():
         torch.manual_seed(0)
         outs = [stage(red).astype(float) for _ in range(40)]
         assert sum(int(out[..., 1].mean() > 0.8 * out[..., 0].mean()) for out in outs) == toned, tone_p
+
+
+@pytest.fixture(scope="module")
+def big_photo() -> np.ndarray:
+    """A page-sized phone photo of a document (1,300 px tall)."""
+    page = SyntheticDocuments(1, 1, seed=8, long_side=1300).load(0)[0]
+    from data.samples import photo_of
+
+    return np.asarray(photo_of(page, seed=3))
+
+
+def _sharpness(img: np.ndarray) -> float:
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+
+@pytest.mark.parametrize("size", [96, 128])
+def test_warp_from_a_shrunk_page_matches_the_full_resolution_warp(big_photo, size, monkeypatch):
+    """The same draws on a full-size photo: warped from an area-shrunk page, or (as before) at the
+    crop's resolution: the same picture to a couple of grey levels, as sharp to within 10 %."""
+    import data.transforms as transforms
+
+    warp = RandomWarpCrop(size, perspective=0.15, rotation=5, scale=(0.8, 1.0))
+    fast, full = [], []
+    for seed in range(12):
+        torch.manual_seed(seed)
+        fast.append(warp(big_photo))
+        with monkeypatch.context() as m:
+            m.setattr(transforms, "PRESHRINK_GAP", 1 << 30)  # never shrink first
+            torch.manual_seed(seed)
+            full.append(warp(big_photo))
+    assert all(a.shape == b.shape == (size, size, 3) and a.dtype == np.uint8 for a, b in zip(fast, full, strict=True))
+    diff = np.mean([np.abs(a.astype(np.float64) - b).mean() for a, b in zip(fast, full, strict=True)])
+    assert diff < 4.0  # grey levels of 255, mean over pixels and draws
+    sharp_fast, sharp_full = np.mean([_sharpness(a) for a in fast]), np.mean([_sharpness(b) for b in full])
+    assert 0.9 * sharp_full < sharp_fast <= 1.02 * sharp_full
+
+
+def test_reduced_jpeg_decoding_keeps_what_training_sees(big_photo, tmp_path):
+    from configs import load_config
+    from data import ImageFolderSource, decode_side, load_rgb
+
+    Image.fromarray(big_photo).save(tmp_path / "photo.jpg", quality=90)
+    full, reduced = load_rgb(tmp_path / "photo.jpg"), load_rgb(tmp_path / "photo.jpg", 256)
+    assert min(reduced.size) >= 256 and reduced.size[0] < full.size[0]  # DCT-scaled: a half or less
+    cfg = load_config("lcnet050_cosface_96", [])
+    assert decode_side(cfg.data) == 2 * cfg.data.image_size
+    source = ImageFolderSource(tmp_path, class_per_image=True, min_side=decode_side(cfg.data))
+    assert source.load(0)[0].size == load_rgb(tmp_path / "photo.jpg", 192).size
+    augment = train_transform(96, cfg.data.mean, cfg.data.std, "medium")
+    outs = {}
+    for name, image in (("full", full), ("reduced", reduced)):
+        torch.manual_seed(0)
+        outs[name] = torch.stack([augment(image) for _ in range(16)])
+    assert outs["full"].shape == outs["reduced"].shape == (16, 3, 96, 96)
+    # The same draws on either decode: the same range and, image by image, nearly the same pixels.
+    assert abs(outs["full"].mean() - outs["reduced"].mean()) < 0.02
+    assert abs(outs["full"].std() - outs["reduced"].std()) < 0.03
+    assert (outs["full"] - outs["reduced"]).abs().mean() < 0.08  # normalised units (std 0.22 ≈ 56 grey levels)
