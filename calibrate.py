@@ -73,7 +73,8 @@ def outcomes(known: dict, unknown_best: np.ndarray, threshold: float, margin: fl
 
 
 def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, list]:
-    """Type scores (files × types) of the readable files, and those files."""
+    """Type scores (files × types) of the readable files, as infer.py decides on them (with the
+    palette check's re-ranked scores where it ran), and those files."""
     arrays, kept = [], []
     for path, array in zip(files, clf.read(files), strict=True):
         if isinstance(array, InferError):
@@ -83,7 +84,13 @@ def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, lis
             kept.append(path)
     if not arrays:
         return np.zeros((0, len(clf.labels))), []
-    scores, names = clf.type_scores(clf._embed_arrays(arrays))
+    embeddings = clf._embed_arrays(arrays)
+    scores, names = clf.type_scores(embeddings)
+    if clf.palette is not None:  # the scores infer.py decides on: close calls re-ranked by colour
+        column = {name: i for i, name in enumerate(names)}
+        for row, m in zip(scores, clf.match(embeddings, k=clf.palette.k, images=kept), strict=True):
+            for label, score in m.top:
+                row[column[label]] = score
     order = np.argsort(names)  # columns in clf.labels order (sorted)
     # float64: a threshold just above a score must stay above it when compared (NumPy compares a
     # float32 array with a Python float in float32)

@@ -14,6 +14,7 @@ from the set's types (right answers accepted, unknown documents rejected, overal
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -33,7 +34,17 @@ from engine.scores import (
     split_pairs,
     tpr_at_fpr,
 )
-from infer import DocClassifier, InferError, collect_inputs, decode_size, expand_inputs, open_image, scan_register
+from infer import (
+    DocClassifier,
+    InferError,
+    PaletteCheck,
+    collect_inputs,
+    decode_size,
+    expand_inputs,
+    open_image,
+    palette_signature,
+    scan_register,
+)
 from policy import DEFAULT_FPR, DecisionTable, PolicyError
 
 REGISTER_SIZES = (10, 100, 1000)
@@ -107,8 +118,11 @@ class ScoredSet(NamedTuple):
     seconds_per_query: float  # decode + preprocess + embed + match
 
 
-def score_eval_set(embedder: Embedder, data: Path, batch_size: int = 64, warn=print) -> ScoredSet:
-    """Embed the register and the queries of ``data`` and score every query against every type."""
+def score_eval_set(
+    embedder: Embedder, data: Path, batch_size: int = 64, warn=print, palette: PaletteCheck | None = None
+) -> ScoredSet:
+    """Embed the register and the queries of ``data`` and score every query against every type; with
+    ``palette``, close calls re-scored by colour as infer.py does."""
     types, register, queries = load_eval_set(data, warn)
     min_size = decode_size(embedder.input_size)
 
@@ -133,8 +147,42 @@ def score_eval_set(embedder: Embedder, data: Path, batch_size: int = 64, warn=pr
     q_emb, truth, folders, q_seconds = embed_files(queries)
     t0 = time.perf_counter()
     scores = type_scores(q_emb, reg_emb, reg_type, len(types))
+    if palette is not None:
+        apply_palette(scores, [p for _, p in queries], register, palette, warn)
     match_seconds = time.perf_counter() - t0
     return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
+
+
+def apply_palette(scores: np.ndarray, queries: list, register: list, check: PaletteCheck, warn) -> int:
+    """infer.py's palette check on a (queries × types) score matrix, in place: each close call's best
+    ``check.k`` types re-scored by colour (``PaletteCheck.rerank``). Returns how many calls it ran on."""
+    type_palettes: dict[int, list] = {}
+
+    def palettes_of(t: int) -> list:
+        if t not in type_palettes:
+            found = []
+            for rt, path in register:
+                if rt == t:
+                    try:
+                        found.append(palette_signature(path))
+                    except InferError as e:
+                        warn(f"{e}; no palette for it")
+            type_palettes[t] = found
+        return type_palettes[t]
+
+    ran = 0
+    for row, item in zip(scores, queries, strict=True):
+        order = np.argsort(-row, kind="stable")[: check.k]
+        if not check.triggers([(j, row[j]) for j in order]):
+            continue
+        query = palette_signature(item)
+        if query[-1] < check.min_colour:
+            continue
+        ran += 1
+        sims = [max((check.similarity(query, e) for e in palettes_of(int(j))), default=None) for j in order]
+        for new, rank, _, _ in check.rerank([(j, row[j]) for j in order], sims):
+            row[order[rank]] = new
+    return ran
 
 
 def run_eval(
@@ -146,10 +194,11 @@ def run_eval(
     fpr: float = DEFAULT_FPR,
     sizes=REGISTER_SIZES,
     plots: Path | None = None,
+    palette: PaletteCheck | None = None,
 ) -> tuple[dict, str]:
     """The evaluation's figures (JSON-ready) and its printed table; with ``plots``, the ROC curve and
     the score histograms are drawn there too (engine/plot.py, needs matplotlib)."""
-    scored = score_eval_set(embedder, data, batch_size, warn)
+    scored = score_eval_set(embedder, data, batch_size, warn, palette)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
@@ -158,6 +207,7 @@ def run_eval(
     result = ev.to_dict()
     result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
     result["ms_per_query"] = 1000 * scored.seconds_per_query
+    result["palette"] = None if palette is None else dataclasses.asdict(palette)
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
     if embedder.table is not None:
         policy = embedder.table
@@ -198,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     parser.add_argument("--plots", default=None, help="also draw roc.png and scores.png into this folder")
+    parser.add_argument(
+        "--palette",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="re-score close calls by colour as infer.py does (default: on; --no-palette: the embedding alone)",
+    )
     args = parser.parse_args(argv)
     if args.raw_weights and not args.ckpt:
         parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
@@ -207,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         threshold = args.threshold if args.threshold is not None else embedder.threshold
         plots = Path(args.plots) if args.plots else None
         warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
-        result, table = run_eval(embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots)
+        palette = PaletteCheck() if args.palette else None
+        result, table = run_eval(embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots, palette=palette)
     except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)
         return 2
@@ -215,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     result.update(model=args.model or args.ckpt, data=str(data))
     out.write_text(json.dumps(result, indent=2))
-    print(f"{name} on {data}\n{table}\nwrote {out}")
+    check = "palette check on (infer.py's default)" if args.palette else "the embedding alone (--no-palette)"
+    print(f"{name} on {data}, {check}\n{table}\nwrote {out}")
     return 0
 
 

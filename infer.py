@@ -48,7 +48,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +100,7 @@ class Match:
     score: float  # best score, in [0, 1]
     top: list[tuple[str, float]] = field(default_factory=list)  # best labels first
     second_look: dict | None = None  # with the second look on: whether it ran, and its evidence
+    palette: dict | None = None  # with the palette check on and a close call: the colour evidence
     ambiguous: bool = False  # accepted, but the runner-up is within the margin: a close call
     runner_up: tuple[str, float] | None = None  # the other candidate of a close call
 
@@ -350,6 +351,92 @@ def read_ahead(items: Iterable, load: Callable, workers: int, ahead: int) -> Ite
 
 
 # --------------------------------------------------------------------------------------------
+# The palette check: colour on close calls
+
+PALETTE_BINS = 24  # hue bins of a palette signature
+PALETTE_SIDE = 64  # pixels on the long side a palette is read at
+
+
+def palette_signature(image) -> np.ndarray:
+    """What colours a document is printed in: a hue histogram (``PALETTE_BINS`` bins, each pixel
+    shared between its two nearest, weighted by how saturated and how bright it is, summing to 1),
+    then the share of coloured pixels; (PALETTE_BINS + 1,) float32. Grey, black and white pixels
+    count for nothing, so paper tone and ink do not matter, and hue survives a white-balance cast
+    better than the RGB values do. ``image``: a path, ``Page`` or PIL image."""
+    im = open_image(image, 2 * PALETTE_SIDE)
+    im = im.resize(_fit(im.size, PALETTE_SIDE), Image.BILINEAR)
+    rgb = np.asarray(im, np.float32).reshape(-1, 3) / 255.0
+    v, low = rgb.max(1), rgb.min(1)
+    chroma = v - low
+    sat = np.where(v > 0, chroma / np.maximum(v, 1e-6), 0.0)
+    r, g, b = rgb.T
+    safe = np.maximum(chroma, 1e-6)
+    hue = np.where(v == r, ((g - b) / safe) % 6, np.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4)) / 6.0
+    weight = np.clip((sat - 0.2) / 0.3, 0, 1) * np.clip((v - 0.15) / 0.2, 0, 1)
+    pos = hue * PALETTE_BINS
+    lo = np.floor(pos).astype(np.int64) % PALETTE_BINS
+    frac = pos - np.floor(pos)
+    hist = np.bincount(lo, weight * (1 - frac), PALETTE_BINS) + np.bincount(
+        (lo + 1) % PALETTE_BINS, weight * frac, PALETTE_BINS
+    )
+    total = hist.sum()
+    out = np.zeros(PALETTE_BINS + 1, np.float32)
+    if total > 1e-6:
+        out[:PALETTE_BINS] = hist / total
+    out[PALETTE_BINS] = total / len(weight)
+    return out
+
+
+def _fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    w, h = size
+    scale = long_side / max(w, h, 1)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+@dataclass(frozen=True)
+class PaletteCheck:
+    """Colour on close calls: when the best two types score within ``margin``, each of the best ``k``
+    loses ``weight`` × (s_best − s) of its score, s being the histogram intersection of the query's
+    and the type's nearest example's palettes (``palette_signature``) and s_best the highest s among
+    the k; then they are re-ranked. The candidate whose colours fit best keeps its score, so a right
+    answer is accepted as often as without the check.
+    The embedding is nearly blind to palette (an invoice design in teal and its rebrand in orange
+    score alike), which this puts back. A query with no colour (under ``min_colour`` of its pixels:
+    a grey scan) is left alone; against an example with no colour, the similarity is 0.5. Scores only
+    go down, so the decision policy's false-accept rate holds. Calibrated on validation families
+    (``bench/palette.py``)."""
+
+    margin: float = 0.08
+    k: int = 5
+    weight: float = 0.12
+    min_colour: float = 0.01
+
+    def __post_init__(self):
+        if not 0.0 <= self.margin <= 1.0 or not 0.0 <= self.weight <= 1.0 or not 2 <= self.k <= 50:
+            raise InferError(f"palette check: margin and weight in [0, 1], k in 2..50 (got {self})")
+
+    def similarity(self, query: np.ndarray, example: np.ndarray) -> float:
+        q_colour, e_colour = query[-1] >= self.min_colour, example[-1] >= self.min_colour
+        if not e_colour:
+            return 0.5
+        return float(np.minimum(query[:-1], example[:-1]).sum()) if q_colour else 1.0
+
+    def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
+        return len(top) > 1 and top[0][1] - top[1][1] < self.margin
+
+    def rerank(self, top: Sequence[tuple[str, float]], similarities: Sequence[float | None]) -> list[tuple]:
+        """The first ``len(similarities)`` of ``top`` (label, score; best first) with their colour
+        similarities (None: no picture), re-scored and re-ranked: (score, rank before, label,
+        similarity) tuples, best first; ties keep the embedding's order."""
+        best = max((v for v in similarities if v is not None), default=None)
+        ranked = []
+        for rank, ((label, score), sim) in enumerate(zip(top, similarities, strict=False)):
+            new = score if sim is None or best is None else score - self.weight * (best - sim)
+            ranked.append((new, rank, label, sim))
+        return sorted(ranked, key=lambda c: (-c[0], c[1]))
+
+
+# --------------------------------------------------------------------------------------------
 # The second look: keypoints and a homography on close calls
 
 
@@ -524,7 +611,10 @@ class DocClassifier:
 
     ``classify(image) -> (label or None, score)``; ``classify_batch``; ``top_k``; ``embed``;
     ``register(label, image)`` / ``unregister(label)`` change the in-memory register only.
-    ``second_look=True`` (or a ``SecondLook``) re-ranks close calls by keypoints (needs OpenCV).
+    ``second_look=True`` (or a ``SecondLook``) re-ranks close calls by keypoints (needs OpenCV);
+    ``palette`` (on by default; a ``PaletteCheck``, or False) re-ranks them by colour first. Both
+    need the query image: ``classify``, ``classify_batch`` and ``top_k`` pass it; ``match`` takes
+    ``images=``.
     """
 
     def __init__(
@@ -539,6 +629,7 @@ class DocClassifier:
         bank_dtype: str = "float32",
         read_threads: int | None = None,
         second_look: bool | SecondLook | None = False,
+        palette: bool | PaletteCheck | None = True,
         fpr: float | None = None,
         margin: float | None = None,
         register_pages: str = "all",
@@ -553,6 +644,9 @@ class DocClassifier:
         if register_pages not in ("all", "first"):
             raise InferError(f"register_pages must be 'all' or 'first', not {register_pages!r}")
         self.register_pages = register_pages  # a PDF or TIFF in the register: all its pages, or the first
+        self.palette = PaletteCheck() if palette is True else (palette or None)
+        self._palettes: dict[str, np.ndarray | None] = {}  # bank row key → its example's palette (on first need)
+        self._palette_lock = threading.Lock()
         # An EmbeddingModel already loaded may be shared (serve.py builds a classifier per register change).
         self.model = model if isinstance(model, EmbeddingModel) else EmbeddingModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
@@ -725,6 +819,8 @@ class DocClassifier:
         if reopenable or self._second_look is not None:
             self._memory_images[key] = Path(image) if isinstance(image, (str, os.PathLike)) else image
         self._add([label] * len(embedding), embedding, [key])
+        if self.palette is not None and not reopenable:
+            self._palettes[key] = palette_signature(image)  # a picture that is not kept: its palette now
         self._warn_look_alikes([label])
         if self._second_look is not None:
             self._describe([key])
@@ -763,6 +859,7 @@ class DocClassifier:
             if key is not None and key.startswith("\0"):  # an image registered in memory: forget it
                 self._memory_images.pop(key, None)
                 self._keypoints.pop(key, None)
+                self._palettes.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
 
@@ -1025,21 +1122,75 @@ class DocClassifier:
         calls are re-ranked and each match says what the second look found."""
         scores, names = self.type_scores(embeddings)
         look = self._second_look if images is not None else None
-        if look is not None and len(images) != len(scores):
+        palette = self.palette if images is not None else None
+        if images is not None and len(images) != len(scores):
             raise ValueError(f"{len(scores)} embeddings but {len(images)} images")
         policy = self.policy()
         k = max(1, min(k, len(names)))
-        width = min(max(k, 2, look.k if look is not None else 0), len(names))  # the runner-up decides close calls
+        width = max(k, 2, look.k if look is not None else 0, palette.k if palette is not None else 0)
+        width = min(width, len(names))  # the runner-up decides close calls
         results = []
         for q, row in enumerate(scores):
             indices = top_indices(row, width)
             top = [(names[i], float(row[i])) for i in indices]
-            found = None
+            found = colours = None
+            if palette is not None:
+                top, indices, colours = self._palette_check(images[q], indices, top)
             if look is not None:
                 top, found = self._look_again(images[q], indices, top)
             decision = decide(top, policy.threshold, policy.margin, policy.per_type)
-            results.append(Match(decision.label, top[0][1], top[:k], found, decision.ambiguous, decision.runner_up))
+            results.append(
+                Match(
+                    decision.label,
+                    top[0][1],
+                    top[:k],
+                    second_look=found,
+                    palette=colours,
+                    ambiguous=decision.ambiguous,
+                    runner_up=decision.runner_up,
+                )
+            )
         return results
+
+    def _palette_of(self, key: str | None) -> np.ndarray | None:
+        """The palette of a bank row's example, computed on first need (None: no picture to read)."""
+        if key is None:
+            return None
+        if key not in self._palettes:
+            try:
+                found = palette_signature(self._example_source(key))
+            except (InferError, KeyError):
+                found = None
+            with self._palette_lock:
+                self._palettes[key] = found
+        return self._palettes[key]
+
+    def _palette_check(self, image, indices: np.ndarray, top: list[tuple[str, float]]):
+        """The palette check at one query (``PaletteCheck``): the re-ranked list, the type indices in
+        that order, and what it found (None when the call was not close)."""
+        check = self.palette
+        if not check.triggers(top):
+            return top, indices, None
+        try:
+            query = palette_signature(image)
+        except InferError as e:
+            return top, indices, {"ran": False, "error": str(e)}
+        if query[-1] < check.min_colour:
+            return top, indices, {"ran": False, "colour": float(query[-1])}  # a grey query: no evidence
+        order, bounds = self._rows
+        similarities = []
+        for j in indices[: check.k]:
+            keys = self._row_key[order[bounds[j] : bounds[j + 1]]]
+            sims = [check.similarity(query, pal) for pal in map(self._palette_of, keys) if pal is not None]
+            similarities.append(max(sims, default=None))
+        ranked = check.rerank(top, similarities)
+        reranked = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
+        order_out = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]), np.int64)
+        candidates = [
+            {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
+            for new, rank, label, sim in ranked
+        ]
+        return reranked, order_out, {"ran": True, "colour": float(query[-1]), "candidates": candidates}
 
     def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """The bank with each type's examples side by side (the bank itself when they already are),
@@ -1141,6 +1292,7 @@ def run_cli(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         batch_size=args.batch_size,
         second_look=look,
+        palette=args.palette,
         fpr=args.fpr,
         margin=args.margin,
         register_pages=args.register_pages,
@@ -1201,7 +1353,7 @@ def run_cli(args: argparse.Namespace) -> int:
                 thumbs.append(outcome[2])
         if arrays:
             t0 = time.perf_counter()
-            images = [paths[i] for i in positions] if look is not None else None
+            images = [paths[i] for i in positions] if look is not None or clf.palette is not None else None
             embeddings = clf._embed_arrays(arrays)
             matches = clf.match(embeddings, args.top_k, images=images)
             looks = [m.second_look or {} for m in matches]
@@ -1220,6 +1372,8 @@ def run_cli(args: argparse.Namespace) -> int:
                     results[i]["candidates"] = [
                         {"label": lb, "score": round(sc, 6)} for lb, sc in (m.top[0], m.runner_up)
                     ]
+                if m.palette is not None:
+                    results[i]["palette"] = rounded(m.palette)
                 if look is not None:
                     results[i]["second_look"] = rounded(m.second_look)
             if args.report:
@@ -1249,6 +1403,9 @@ def run_cli(args: argparse.Namespace) -> int:
             if len(clf._owner) <= LOOK_ALIKE_JSON_MAX
             else None,  # a register too large to compare all pairs on every call
         }
+        if clf.palette is not None:
+            doc["score"] += "; on a close call with colour, minus weight*(1-palette similarity) (palette)"
+            doc["palette"] = dataclasses.asdict(clf.palette)
         if look is not None:
             doc["score"] += "; on a close call 1-(1-s)*(1-weight*g), s the embedding's score (second_look)"
             doc["second_look"] = {
@@ -1351,6 +1508,12 @@ def main(argv: list[str] | None = None) -> int:
     look.add_argument("--second-look-margin", type=float, help=f"trigger margin (default: {defaults.margin})")
     look.add_argument("--second-look-k", type=int, help=f"candidates re-ranked, 2 to 5 (default: {defaults.k})")
     look.add_argument("--second-look-weight", type=float, help=f"weight in [0, 1] (default: {defaults.weight})")
+    parser.add_argument(
+        "--palette",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on a close call, compare the best types' colours too (default: on; --no-palette: the embedding alone)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     tuned = [args.second_look_margin, args.second_look_k, args.second_look_weight]

@@ -324,7 +324,7 @@ class Service:
         for name, data in files:
             inputs.extend(self.read_upload(name, data))
         results: list[dict] = []
-        arrays, slots = [], []
+        arrays, slots, images = [], [], []
         for where, image in inputs:
             if isinstance(image, InferError):
                 results.append({**where, "error": str(image)})
@@ -332,9 +332,10 @@ class Service:
             slots.append(len(results))
             results.append(where)
             arrays.append(clf.model.preprocess(image))
+            images.append(image)  # for the palette check on close calls
         t0 = time.perf_counter()
         embeddings = self.batcher.embed(arrays)
-        matches = clf.match(embeddings, top_k) if len(arrays) else []
+        matches = clf.match(embeddings, top_k, images=images) if len(arrays) else []
         ms = 1000 * (time.perf_counter() - t0) / max(len(arrays), 1)
         for slot, m in zip(slots, matches, strict=True):
             results[slot].update(

@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.scores import HEADLINE, headline_metrics  # noqa: E402
 from eval import ScoredSet, checkpoint_embedder, onnx_embedder, score_eval_set  # noqa: E402
-from infer import InferError  # noqa: E402
+from infer import (
+    InferError,  # noqa: E402
+    PaletteCheck,  # noqa: E402
+)
 
 
 def type_resamples(query_folder: np.ndarray, resamples: int, seed: int) -> list[np.ndarray]:
@@ -85,10 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=float, default=0.95, help="interval coverage")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument(
+        "--palette",
+        action="store_true",
+        help="every model with infer.py's palette check on close calls (eval.py's default)",
+    )
     args = parser.parse_args(argv)
     warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
     try:
-        scored = [score_eval_set(embedder_for(m), Path(args.data), warn=warn) for m in args.models]
+        palette = PaletteCheck() if args.palette else None
+        scored = [score_eval_set(embedder_for(m), Path(args.data), warn=warn, palette=palette) for m in args.models]
         results = compare(scored, args.resamples, args.seed, args.level)
     except (InferError, FileNotFoundError, ValueError) as e:
         print(f"compare.py: error: {e}", file=sys.stderr)

@@ -56,7 +56,7 @@ def _cli(*args, code_before: str = ""):
 def test_off_by_default_and_then_todays_results(tiny_export, register, tmp_path):
     _, model = tiny_export
     photo = tmp_path / "photo.jpg"
-    clf = infer.DocClassifier(model, register, threshold=0.0)
+    clf = infer.DocClassifier(model, register, threshold=0.0, palette=False)  # the embedding alone
     assert clf.second_look is None
     (m,) = clf.match(clf.embed(photo), k=3, images=[photo])
     assert m.second_look is None  # off: nothing looked at, nothing added
@@ -69,7 +69,7 @@ def test_off_by_default_and_then_todays_results(tiny_export, register, tmp_path)
     (same,) = clf.match(clf.embed(photo), k=3, images=[photo])
     assert same.top == m.top and same.second_look["ran"] is False
     # The command line without the flag: today's JSON, no second-look fields anywhere.
-    proc = _cli(photo, "--model", model, "--register", register, "--json", "--top-k", "3")
+    proc = _cli(photo, "--model", model, "--register", register, "--json", "--top-k", "3", "--no-palette")
     doc = json.loads(proc.stdout)
     assert "second_look" not in doc and "second_look" not in doc["results"][0]
     assert doc["score"] == "(cos+1)/2"
