@@ -105,9 +105,10 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
             )
         styles = ["-", "--", "-.", ":"]
         for k, (key, (steps, values)) in enumerate(sorted(val.items())):
-            ax_val.plot(
-                steps, values, marker="o", ms=3, ls=styles[k % len(styles)], color=colour, label=f"{label} {key}"
-            )
+            # One run: a colour per figure. Several: a colour per run, a line style per figure.
+            c = colours[k % len(colours)] if len(runs) == 1 else colour
+            ls = "-" if len(runs) == 1 else styles[k % len(styles)]
+            ax_val.plot(steps, values, marker="o", ms=3, ls=ls, color=c, label=f"{label} {key}")
     ax_loss.set_title("training loss (smoothed over 20 records)")
     ax_lr.set_title("learning rate")
     ax_lr.set_yscale("log")
