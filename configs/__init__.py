@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import re
 import typing
 from collections.abc import Sequence
@@ -159,8 +161,38 @@ def _overlaps(a: Path, b: Path) -> bool:
     return a == b or a in b.parents or b in a.parents
 
 
+def _non_finite(node: Any, prefix: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in a config tree, if any."""
+    if dataclasses.is_dataclass(node):
+        items = ((f.name, getattr(node, f.name)) for f in dataclasses.fields(node))
+    elif isinstance(node, dict):
+        items = ((str(k), v) for k, v in node.items())
+    elif isinstance(node, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(node))
+    else:
+        return prefix if isinstance(node, float) and not math.isfinite(node) else None
+    for name, value in items:
+        found = _non_finite(value, f"{prefix}.{name}" if prefix else name)
+        if found:
+            return found
+    return None
+
+
+def _lookup(node: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        node = (
+            node[int(part)]
+            if isinstance(node, (list, tuple))
+            else (node[part] if isinstance(node, dict) else getattr(node, part))
+        )
+    return node
+
+
 def validate(cfg: Config) -> None:
     """Checks that need more than one key; each message names the keys involved."""
+    bad = _non_finite(cfg)
+    if bad:
+        raise ConfigError(f"{bad}: must be a finite number, got {_lookup(cfg, bad)}")
     m, d, o, t, x = cfg.model, cfg.data, cfg.optim, cfg.train, cfg.onnx
     if not (m.backbone.startswith("timm:") or re.fullmatch(r"lcnet_(\d{3})", m.backbone)):
         raise ConfigError(f"model.backbone: '{m.backbone}' is neither lcnet_XXX nor timm:<name>")

@@ -1,5 +1,6 @@
 """Config loading, overrides, and rejection of bad keys and values."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -128,3 +129,16 @@ def test_tensorboard_without_its_package_is_a_config_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not: import raises
     with pytest.raises(ConfigError, match=r"tiny_cpu.yaml: train.tensorboard: needs the tensorboard package"):
         load_config("tiny_cpu", ["--train.tensorboard", "true"])
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["--optim.lr", "nan"], "optim.lr"),
+        (["--model.margin", "inf"], "model.margin"),
+        (["--data.mean", "[0.5, -inf, 0.5]"], "data.mean.1"),
+    ],
+)
+def test_non_finite_numbers_are_config_errors(args, key):
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}: must be a finite number, got"):
+        load_config("tiny_cpu", args)
