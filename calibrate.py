@@ -84,7 +84,7 @@ def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, lis
             kept.append(path)
     if not arrays:
         return np.zeros((0, len(clf.labels))), []
-    embeddings = clf._embed_arrays(arrays)
+    embeddings = clf.embed_arrays(arrays)
     scores, names = clf.type_scores(embeddings)
     if clf.palette is not None:  # the scores infer.py decides on: close calls re-ranked by colour
         column = {name: i for i, name in enumerate(names)}

@@ -788,14 +788,15 @@ class DocClassifier:
         for a in arrays:
             if isinstance(a, InferError):
                 raise a
-        return self._embed_arrays(arrays)
+        return self.embed_arrays(arrays)
 
     def read(self, images: Iterable) -> Iterator:
         """Each path or PIL image as the array the model takes (or the ``InferError`` it raised), in
         order, read on ``read_threads`` threads a few batches ahead."""
         return read_ahead(images, self.model.load, self.read_threads, 2 * self.batch_size)
 
-    def _embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
+    def embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Embeddings (N, D) of images already read (``read``, ``EmbeddingModel.load``), in batches."""
         if not arrays:
             return np.zeros((0, self.model.embed_dim), np.float32)
         out = [self.model(np.stack(arrays[i : i + self.batch_size])) for i in range(0, len(arrays), self.batch_size)]
@@ -806,6 +807,30 @@ class DocClassifier:
     @property
     def labels(self) -> list[str]:
         return sorted(set(self._labels[i] for i in self._owner))
+
+    @property
+    def num_examples(self) -> int:
+        """Registered examples (images and pages) of all types."""
+        return len(self._owner)
+
+    def example_counts(self) -> dict[str, int]:
+        """Each registered type's number of examples, by label."""
+        counts = np.bincount(self._owner, minlength=len(self._labels))
+        return {self._labels[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+
+    def examples_of(self, label: str) -> list:
+        """The examples of ``label`` that can be shown (paths, pages or pictures), in order."""
+        rows = np.flatnonzero(self._owner == self._index.get(label, -1))
+        keys = [
+            k for k in self._row_key[rows] if k is not None and (not k.startswith("\0") or k in self._memory_images)
+        ]
+        return [self._example_source(k) for k in keys]
+
+    def prepare(self) -> None:
+        """Build the matching structures now (they are built on first use otherwise): a classifier
+        that is then only read (serve.py's register snapshots) is safe to share between threads."""
+        if len(self._owner):
+            self._grouped_bank()
 
     def register(self, label: str, image) -> None:
         """Add an example of ``label`` (a path, a ``Page`` or a PIL image) to the in-memory register.
@@ -918,7 +943,7 @@ class DocClassifier:
             embeddings = [e for i, e in enumerate(embeddings) if i not in unreadable]
         if not records:
             raise InferError(f"{folder}: register holds no readable images")
-        fresh = iter(self._embed_arrays(pending))
+        fresh = iter(self.embed_arrays(pending))
         bank = np.stack([next(fresh) if e is None else e for e in embeddings])
         self._add([r["label"] for r in records], bank, [r["path"] for r in records])
         self._cache_path = cache_path if use_cache else None
@@ -1354,7 +1379,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if arrays:
             t0 = time.perf_counter()
             images = [paths[i] for i in positions] if look is not None or clf.palette is not None else None
-            embeddings = clf._embed_arrays(arrays)
+            embeddings = clf.embed_arrays(arrays)
             matches = clf.match(embeddings, args.top_k, images=images)
             looks = [m.second_look or {} for m in matches]
             own = [found.get("ms", 0.0) / 1000 for found in looks]  # each query's second look

@@ -249,7 +249,7 @@ class Service:
                 clf = None  # an empty register: classification answers 409 until a type is added
             else:
                 clf = DocClassifier(self.model, self.register_dir, warn=self.warn)
-                clf._grouped_bank()  # built now, so requests only read it
+                clf.prepare()  # built now, so requests only read it
             self.clf, self._signature = clf, signature
             return True
 
@@ -362,16 +362,17 @@ class Service:
         clf = self.clf
         if clf is None:
             return []
-        counts = Counter(clf._labels[i] for i in clf._owner)
+        counts = clf.example_counts()
         return [{"label": label, "examples": counts[label]} for label in sorted(counts)]
 
     def thumbnail_of(self, label: str) -> bytes:
         clf = self.clf
         if clf is None or label not in clf.labels:
             raise ServiceError(404, f"no type '{label}' in the register")
-        rows = np.flatnonzero(clf._owner == clf._index[label])
-        source = clf._example_source(clf._row_key[rows[0]])
-        image = open_image(source, 256)
+        examples = clf.examples_of(label)
+        if not examples:
+            raise ServiceError(404, f"type '{label}' has no example to show")
+        image = open_image(examples[0], 256)
         image.thumbnail((256, 256))
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=80)
@@ -553,7 +554,9 @@ def create_app(service: Service, token: str | None = None, token_all: bool = Fal
     @app.get("/metrics")
     async def metrics():
         clf = service.clf
-        text = service.metrics.text(len(clf.labels) if clf else 0, len(clf._owner) if clf else 0, service.batcher.calls)
+        text = service.metrics.text(
+            len(clf.labels) if clf else 0, clf.num_examples if clf else 0, service.batcher.calls
+        )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/", response_class=HTMLResponse)

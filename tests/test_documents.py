@@ -79,7 +79,12 @@ def test_page_ranges():
     assert parse_pages("2-").select(4) == [1, 2, 3]
     assert parse_pages("5, 2").select(3) == [1]  # beyond the end: left out
     assert parse_pages("3-3,1-2").select(5) == [0, 1, 2]
-    for bad, message in (("0", "count from 1"), ("3-1", "runs upwards"), ("a", "not a page or a range"), ("", "not a page")):
+    for bad, message in (
+        ("0", "count from 1"),
+        ("3-1", "runs upwards"),
+        ("a", "not a page or a range"),
+        ("", "not a page"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_pages(bad)
 
@@ -226,13 +231,13 @@ def test_a_pdf_in_the_register_registers_its_pages(tmp_path):
     write_pdf(register / "paperwork.pdf", pages_of_register("form_9", "letter_8"))
     shutil.copy(ROOT / "examples" / "photo_of_form_9.jpg", tmp_path / "q.jpg")
     clf = infer.DocClassifier(infer.DEFAULT_MODEL, register)
-    assert "paperwork" in clf.labels and len(clf._owner) == 6  # 4 images + 2 pages
+    assert "paperwork" in clf.labels and clf.num_examples == 6  # 4 images + 2 pages
     assert clf.classify(tmp_path / "q.jpg")[0] == "paperwork"
     with np.load(register / infer.CACHE_NAME) as z:
         cached = [r["path"] for r in json.loads(str(z["meta"]))["files"]]
     assert "paperwork.pdf#page=1" in cached and "paperwork.pdf#page=2" in cached
     first = infer.DocClassifier(infer.DEFAULT_MODEL, register, register_pages="first")
-    assert len(first._owner) == 5  # the first page only
+    assert first.num_examples == 5  # the first page only
     # The second look finds the pages' keypoints through their keys.
     pytest.importorskip("cv2")
     look = infer.DocClassifier(infer.DEFAULT_MODEL, register, second_look=True)
@@ -240,4 +245,4 @@ def test_a_pdf_in_the_register_registers_its_pages(tmp_path):
     page = Page(register / "paperwork.pdf", 1)
     assert look.classify(page)[0] == "paperwork"  # a Page is an input like a path
     os.utime(register / "paperwork.pdf", ns=(1, 1))  # touched, not changed: the cache still serves
-    assert len(infer.DocClassifier(infer.DEFAULT_MODEL, register)._owner) == 6
+    assert infer.DocClassifier(infer.DEFAULT_MODEL, register).num_examples == 6

@@ -275,13 +275,13 @@ def test_duplicate_labels_are_warned_and_pooled(tiny_export, register):
 def test_register_cache_is_reused_and_rebuilt_only_for_changes(tiny_export, register, monkeypatch):
     _, model = tiny_export
     embedded = []
-    original = infer.DocClassifier._embed_arrays
+    original = infer.DocClassifier.embed_arrays
 
     def counting(self, arrays):
         embedded.append(len(arrays))
         return original(self, arrays)
 
-    monkeypatch.setattr(infer.DocClassifier, "_embed_arrays", counting)
+    monkeypatch.setattr(infer.DocClassifier, "embed_arrays", counting)
     first = infer.DocClassifier(model, register)
     assert (register / infer.CACHE_NAME).is_file() and embedded == [3]
     umask = os.umask(0)
