@@ -95,14 +95,19 @@ def parse_pages(text: str) -> PageRange:
 # ------------------------------------------------------------------------------------ PDF and TIFF
 
 _PDF_LOCK = threading.Lock()
+_closing_registered = False
 _open_pdf: tuple[tuple, object] | None = None  # ((path, size, mtime), pdfium document) of the last page read
 
 
 def _pdfium():
+    global _closing_registered
     try:
         import pypdfium2
     except ImportError:
         return None
+    if not _closing_registered:  # after pypdfium2's own exit handler, so ours runs first (last in, first out)
+        atexit.register(_close_open_pdf)
+        _closing_registered = True
     return pypdfium2
 
 
@@ -151,7 +156,6 @@ def _pdf(path: Path):
     return document
 
 
-@atexit.register
 def _close_open_pdf() -> None:
     global _open_pdf
     if _open_pdf is not None:
