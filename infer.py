@@ -203,6 +203,15 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
     Every problem with a file is an ``InferError`` naming it."""
     if isinstance(image, Image.Image):
         return ImageOps.exif_transpose(image).convert(mode)
+    if hasattr(image, "read"):  # a file object (an upload in memory): decoded like a file
+        try:
+            with Image.open(image) as im:
+                draft(im)
+                return ImageOps.exif_transpose(im).convert(mode)
+        except Image.DecompressionBombError as e:
+            raise InferError(f"image too large ({e})") from None
+        except (OSError, ValueError, SyntaxError) as e:
+            raise InferError(f"unreadable image ({e})") from None
     path = Path(image)
     if path.is_dir():
         raise InferError(f"{path}: is a folder, not an image")

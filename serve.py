@@ -213,7 +213,7 @@ class Service:
         self,
         model: str | os.PathLike = DEFAULT_MODEL,
         register: str | os.PathLike = DEFAULT_REGISTER,
-        batch_wait_ms: float = 2.0,
+        batch_wait_ms: float = 0.0,
         max_upload_mb: float = MAX_UPLOAD_MB,
         max_pixels: int = MAX_PIXELS,
         poll_seconds: float = 2.0,
@@ -291,8 +291,8 @@ class Service:
             raise ServiceError(422, f"{name}: {w}×{h} pixels, over the {self.max_pixels:,} limit")
         if fmt == "TIFF" and frames > 1:
             return self._read_pages(name, data, ".tif")
-        try:
-            image = open_image(Image.open(io.BytesIO(data)), self.model.decode_size)
+        try:  # a JPEG decoded at the reduced scale the model needs, as infer.py decodes a file
+            image = open_image(io.BytesIO(data), self.model.decode_size)
         except InferError as e:
             raise ServiceError(415, f"{name}: unreadable image ({e})") from None
         return [({"path": name}, image)]
@@ -524,7 +524,8 @@ def create_app(service: Service, token: str | None = None, token_all: bool = Fal
         if not 1 <= top_k <= 100:
             raise ServiceError(422, f"top_k must be 1 to 100, got {top_k}")
         files = [await read(f) for f in file]
-        return await run_in_threadpool(service.classify, files, top_k)
+        # JSONResponse directly: the records are plain JSON already, FastAPI's encoder would only walk them again
+        return JSONResponse(await run_in_threadpool(service.classify, files, top_k))
 
     @app.get("/types")
     async def types():
@@ -640,7 +641,7 @@ def settings_from_env() -> dict:
     return {
         "model": env.get("DOCCLASSIFIER_MODEL", str(DEFAULT_MODEL)),
         "register": env.get("DOCCLASSIFIER_REGISTER", str(DEFAULT_REGISTER)),
-        "batch_wait_ms": float(env.get("DOCCLASSIFIER_BATCH_WAIT_MS", "2")),
+        "batch_wait_ms": float(env.get("DOCCLASSIFIER_BATCH_WAIT_MS", "0")),
         "max_upload_mb": float(env.get("DOCCLASSIFIER_MAX_UPLOAD_MB", str(MAX_UPLOAD_MB))),
         "max_pixels": int(env.get("DOCCLASSIFIER_MAX_PIXELS", str(MAX_PIXELS))),
         "poll_seconds": float(env.get("DOCCLASSIFIER_POLL_SECONDS", "2")),
@@ -666,7 +667,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_MB, help="per request (default: %(default)s)")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="per image (default: %(default)s)")
     parser.add_argument(
-        "--batch-wait-ms", type=float, default=2.0, help="wait this long to batch concurrent images (0: off)"
+        "--batch-wait-ms",
+        type=float,
+        default=0.0,
+        help="wait up to this long to embed concurrent requests' images in one call (default 0: off; it did not "
+        "pay on a 2-core CPU, where the model is a small part of a request: BENCHMARKS.md)",
     )
     parser.add_argument("--poll", type=float, default=2.0, help="re-check the register folder every N s (0: never)")
     args = parser.parse_args(argv)

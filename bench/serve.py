@@ -1,9 +1,9 @@
 """The HTTP service against in-process classification, on the same photos.
 
-    python bench/serve.py [--requests 400] [--clients 1 4 16] [--batch-wait-ms 0 2] [--json out.json]
+    python bench/serve.py [--requests 400] [--clients 1 4 16] [--batch-wait-ms 0 2] [--workers 1 2] [--json out.json]
 
 Starts ``serve.py`` (the shipped model and a copy of the sample register) on a free port of
-127.0.0.1 for each ``--batch-wait-ms`` setting, sends ``--requests`` POST /classify requests of one
+127.0.0.1 for each number of ``--workers`` and ``--batch-wait-ms`` setting, sends ``--requests`` POST /classify requests of one
 JPEG photo each from 1, 4 and 16 concurrent clients (threads with their own HTTP connection), and
 reports requests per second and p50 / p99 latency; then ``DocClassifier.classify_batch`` on the same
 photos in this process (files on disk, as infer.py reads them), as the ceiling. The photos are
@@ -53,10 +53,10 @@ def make_photos(register: Path, folder: Path, n: int) -> list[tuple[str, Path]]:
     return out
 
 
-def start(register: Path, wait_ms: float) -> tuple[subprocess.Popen, str]:
+def start(register: Path, wait_ms: float, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, str(ROOT / "serve.py"), "--register", str(register), "--port", str(port)]
-    cmd += ["--batch-wait-ms", str(wait_ms), "--poll", "0"]
+    cmd += ["--batch-wait-ms", str(wait_ms), "--poll", "0", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -106,6 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--batch-wait-ms", type=float, nargs="+", default=[0.0, 2.0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="serve.py processes")
     parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -115,14 +116,15 @@ def main(argv=None) -> int:
         files = make_photos(register, Path(tmp) / "photos", args.photos)
         photos = [(label, path.read_bytes()) for label, path in files]
         rows = []
-        for wait in args.batch_wait_ms:
-            proc, url = start(register, wait)
+        for workers, wait in ((w, b) for w in args.workers for b in args.batch_wait_ms):
+            proc, url = start(register, wait, workers)
             try:
                 for clients in args.clients:
-                    row = {"batch_wait_ms": wait, **load(url, photos, clients, args.requests)}
+                    row = {"workers": workers, "batch_wait_ms": wait, **load(url, photos, clients, args.requests)}
                     rows.append(row)
                     print(
-                        f"serve.py, batch wait {wait:g} ms, {clients:>2} clients: {row['req_per_s']:6.1f} req/s, "
+                        f"serve.py, {workers} worker(s), batch wait {wait:g} ms, {clients:>2} clients: "
+                        f"{row['req_per_s']:6.1f} req/s, "
                         f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:6.1f} ms, wrong/failed {row['wrong_or_failed']}",
                         flush=True,
                     )
