@@ -69,12 +69,24 @@ def test_report_is_self_contained_and_orders_what_needs_a_look_first(report):
 def test_report_renders_in_chromium_and_filters_by_label(report, tmp_path):
     out, _ = report
     shot = tmp_path / "shot.png"
-    proc = chromium("--window-size=1200,1400", f"--screenshot={shot}", out.as_uri())
+    proc = chromium("--window-size=1200,2000", f"--screenshot={shot}", out.as_uri())
     assert shot.is_file(), proc.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB"), np.float32)
-    assert pixels.shape[:2] == (1400, 1200)
+    assert pixels.shape[:2] == (2000, 1200)
+    # One row per input: each card's coloured left border is a tall, narrow stripe on the page.
+    from scipy import ndimage
+
+    borders = [(22, 163, 74), (220, 38, 38), (217, 119, 6), (107, 114, 128)]  # matched, unknown, ambiguous, error
+    mask = np.zeros(pixels.shape[:2], bool)
+    for rgb in borders:
+        mask |= np.abs(pixels - np.array(rgb, np.float32)).max(axis=2) < 12
+    labels, n = ndimage.label(mask)
+    stripes = [
+        sl for sl in ndimage.find_objects(labels) if sl[0].stop - sl[0].start > 40 and sl[1].stop - sl[1].start <= 8
+    ]
+    assert len(stripes) == 5  # 1 error, 1 unknown, 3 matched (the PDF's two pages and the form photo)
     # Drawn, not blank: the thumbnails and the red "unknown" highlight are on the page.
-    assert pixels.std() > 30
+    assert pixels.std() > 15  # a blank page would be flat
     red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert red.sum() > 200
     # The page's own script filters: #label=unknown leaves the unknown answer only.
