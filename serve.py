@@ -294,7 +294,7 @@ class Service:
         try:  # a JPEG decoded at the reduced scale the model needs, as infer.py decodes a file
             image = open_image(io.BytesIO(data), self.model.decode_size)
         except InferError as e:
-            raise ServiceError(415, f"{name}: unreadable image ({e})") from None
+            raise ServiceError(415, f"{name}: {e}") from None
         return [({"path": name}, image)]
 
     def _read_pages(self, name: str, data: bytes, suffix: str) -> list[tuple[dict, Image.Image | InferError]]:
