@@ -179,8 +179,7 @@ def apply_palette(scores: np.ndarray, queries: list, register: list, check: Pale
         if query[-1] < check.min_colour:
             continue
         ran += 1
-        sims = [max((check.similarity(query, e) for e in palettes_of(int(j))), default=None) for j in order]
-        for new, rank, _, _ in check.rerank([(j, row[j]) for j in order], sims):
+        for new, rank, _, _ in check.rescore([(j, row[j]) for j in order], query, [palettes_of(int(j)) for j in order]):
             row[order[rank]] = new
     return ran
 

@@ -203,34 +203,29 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
     Every problem with a file is an ``InferError`` naming it."""
     if isinstance(image, Image.Image):
         return ImageOps.exif_transpose(image).convert(mode)
-    if hasattr(image, "read"):  # a file object (an upload in memory): decoded like a file
-        try:
-            with Image.open(image) as im:
-                draft(im)
-                return ImageOps.exif_transpose(im).convert(mode)
-        except Image.DecompressionBombError as e:
-            raise InferError(f"image too large ({e})") from None
-        except (OSError, ValueError, SyntaxError) as e:
-            raise InferError(f"unreadable image ({e})") from None
-    path = Path(image)
-    if path.is_dir():
-        raise InferError(f"{path}: is a folder, not an image")
-    if not path.exists():
-        raise InferError(f"{path}: no such file")
-    if path.suffix.lower() in PDF_SUFFIXES:
-        raise InferError(f"{path}: a PDF is pages, not one image (give its pages: input_pages)")
+    if hasattr(image, "read"):  # a file object (an upload in memory): decoded like a file, unnamed
+        source, name = image, ""
+    else:
+        path = Path(image)
+        if path.is_dir():
+            raise InferError(f"{path}: is a folder, not an image")
+        if not path.exists():
+            raise InferError(f"{path}: no such file")
+        if path.suffix.lower() in PDF_SUFFIXES:
+            raise InferError(f"{path}: a PDF is pages, not one image (give its pages: input_pages)")
+        source, name = path, f"{path}: "
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             draft(im)
             im = ImageOps.exif_transpose(im)
             return im.convert(mode)
     except PermissionError:
-        raise InferError(f"{path}: permission denied") from None
+        raise InferError(f"{name}permission denied") from None
     except Image.DecompressionBombError as e:
-        raise InferError(f"{path}: image too large ({e})") from None
+        raise InferError(f"{name}image too large ({e})") from None
     except (OSError, ValueError, SyntaxError) as e:  # PIL's "cannot identify", truncated data, bad headers
         reason = "not an image file" if "cannot identify" in str(e) else f"unreadable image ({e})"
-        raise InferError(f"{path}: {reason}") from None
+        raise InferError(f"{name}{reason}") from None
 
 
 def pad_to_square(image: Image.Image) -> Image.Image:
@@ -432,6 +427,13 @@ class PaletteCheck:
 
     def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
         return len(top) > 1 and top[0][1] - top[1][1] < self.margin
+
+    def rescore(self, top: Sequence[tuple], query: np.ndarray, examples: Sequence[Sequence[np.ndarray]]) -> list[tuple]:
+        """The first ``len(examples)`` of ``top`` (label, score; best first) re-scored by the query's
+        palette against each candidate's examples' palettes (its nearest counts; none: no evidence)
+        and re-ranked (``rerank``)."""
+        sims = [max((self.similarity(query, e) for e in found), default=None) for found in examples]
+        return self.rerank(top, sims)
 
     def rerank(self, top: Sequence[tuple[str, float]], similarities: Sequence[float | None]) -> list[tuple]:
         """The first ``len(similarities)`` of ``top`` (label, score; best first) with their colour
@@ -1212,12 +1214,11 @@ class DocClassifier:
         if query[-1] < check.min_colour:
             return top, indices, {"ran": False, "colour": float(query[-1])}  # a grey query: no evidence
         order, bounds = self._rows
-        similarities = []
-        for j in indices[: check.k]:
-            keys = self._row_key[order[bounds[j] : bounds[j + 1]]]
-            sims = [check.similarity(query, pal) for pal in map(self._palette_of, keys) if pal is not None]
-            similarities.append(max(sims, default=None))
-        ranked = check.rerank(top, similarities)
+        examples = [
+            [pal for pal in map(self._palette_of, self._row_key[order[bounds[j] : bounds[j + 1]]]) if pal is not None]
+            for j in indices[: check.k]
+        ]
+        ranked = check.rescore(top, query, examples)
         reranked = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
         order_out = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]), np.int64)
         candidates = [
@@ -1438,7 +1439,9 @@ def run_cli(args: argparse.Namespace) -> int:
             else None,  # a register too large to compare all pairs on every call
         }
         if clf.palette is not None:
-            doc["score"] += "; on a close call with colour, minus weight*(1-palette similarity) (palette)"
+            doc["score"] += (
+                "; on a close call with colour, minus weight*(best palette similarity of the k - its own) (palette)"
+            )
             doc["palette"] = dataclasses.asdict(clf.palette)
         if look is not None:
             doc["score"] += "; on a close call 1-(1-s)*(1-weight*g), s the embedding's score (second_look)"

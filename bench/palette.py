@@ -38,8 +38,8 @@ def replay(scores, names, queries, examples, truth, check: PaletteCheck):
             best[q], best_score[q] = order[0], row[order[0]]
             continue
         fired += 1
-        sims = [max((check.similarity(queries[q], e) for e in examples[j]), default=None) for j in order[: check.k]]
-        new, rank, _, _ = check.rerank([(str(j), row[j]) for j in order], sims)[0]
+        top = [(str(j), row[j]) for j in order]
+        new, rank, _, _ = check.rescore(top, queries[q], [examples[j] for j in order[: check.k]])[0]
         best[q], best_score[q] = order[rank], new
     return best, best_score, fired
 
