@@ -359,17 +359,24 @@ def read_ahead(items: Iterable, load: Callable, workers: int, ahead: int) -> Ite
 
 PALETTE_BINS = 24  # hue bins of a palette signature
 PALETTE_SIDE = 64  # pixels on the long side a palette is read at
+PALETTE_MAX_GAIN = 1.15  # the white balance corrects each channel by at most ±15 %
 
 
 def palette_signature(image) -> np.ndarray:
     """What colours a document is printed in: a hue histogram (``PALETTE_BINS`` bins, each pixel
     shared between its two nearest, weighted by how saturated and how bright it is, summing to 1),
     then the share of coloured pixels; (PALETTE_BINS + 1,) float32. Grey, black and white pixels
-    count for nothing, so paper tone and ink do not matter, and hue survives a white-balance cast
-    better than the RGB values do. ``image``: a path, ``Page`` or PIL image."""
+    count for nothing, so paper tone and ink do not matter. The light's colour is taken out first:
+    the paper (the brightest quarter of the pixels) is made grey by a gain per channel of at most
+    ``PALETTE_MAX_GAIN``, enough for a lamp's or a phone's white balance (a few per cent) and too
+    little to bleach a page that is coloured all over. ``image``: a path, ``Page`` or PIL image."""
     im = open_image(image, 2 * PALETTE_SIDE)
     im = im.resize(_fit(im.size, PALETTE_SIDE), Image.BILINEAR)
     rgb = np.asarray(im, np.float32).reshape(-1, 3) / 255.0
+    brightness = rgb.mean(1)
+    paper = rgb[brightness >= np.quantile(brightness, 0.75)].mean(0)
+    gains = np.clip(paper.mean() / np.maximum(paper, 1e-3), 1 / PALETTE_MAX_GAIN, PALETTE_MAX_GAIN)
+    rgb = np.clip(rgb * gains, 0.0, 1.0)
     v, low = rgb.max(1), rgb.min(1)
     chroma = v - low
     sat = np.where(v > 0, chroma / np.maximum(v, 1e-6), 0.0)
@@ -406,14 +413,14 @@ class PaletteCheck:
     answer is accepted as often as without the check.
     The embedding is nearly blind to palette (an invoice design in teal and its rebrand in orange
     score alike), which this puts back. A query with no colour (under ``min_colour`` of its pixels:
-    a grey scan) is left alone; against an example with no colour, the similarity is 0.5. Scores only
+    a grey scan; thin coloured print on white is well above it) is left alone; against an example with no colour, the similarity is 0.5. Scores only
     go down, so the decision policy's false-accept rate holds. Calibrated on validation families
     (``bench/palette.py``)."""
 
     margin: float = 0.08
     k: int = 5
     weight: float = 0.12
-    min_colour: float = 0.01
+    min_colour: float = 0.001
 
     def __post_init__(self):
         if not 0.0 <= self.margin <= 1.0 or not 0.0 <= self.weight <= 1.0 or not 2 <= self.k <= 50:

@@ -84,7 +84,10 @@ def test_slim_infer_image_needs_only_its_requirements(tmp_path):
         assert (
             not name
             or name.startswith("#")
-            or re.match(r"^(onnxruntime|numpy|pillow|pyyaml|pypdfium2|fastapi|uvicorn|httptools|uvloop|python-multipart)\b", name)
+            or re.match(
+                r"^(onnxruntime|numpy|pillow|pyyaml|pypdfium2|fastapi|uvicorn|httptools|uvloop|python-multipart)\b",
+                name,
+            )
         )
     result = subprocess.run([sys.executable, "-c", code, str(register)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr

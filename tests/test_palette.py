@@ -45,6 +45,22 @@ def test_signature_reads_hue_and_ignores_grey():
     assert check.similarity(grey, red) == 1.0 and check.similarity(red, grey) == 0.5
 
 
+def test_signature_takes_the_light_colour_out(monkeypatch):
+    """A warm lamp (blue down 18 %, green 6 %) on white paper with a coloured header: the paper is
+    made grey again, so the header keeps its hue; without the correction it would not."""
+    check = PaletteCheck()
+    for colour in ((0, 128, 140), (200, 60, 120), (60, 170, 90)):
+        page = solid((245, 245, 245))
+        page.paste(solid(colour, (80, 15)))
+        warm = Image.fromarray(np.clip(np.asarray(page, np.float32) * [1.0, 0.94, 0.82], 0, 255).astype(np.uint8))
+        assert check.similarity(palette_signature(warm), palette_signature(page)) > 0.95, colour
+        monkeypatch.setattr(infer, "PALETTE_MAX_GAIN", 1.0)  # no correction
+        assert check.similarity(palette_signature(warm), palette_signature(page)) < 0.7, colour
+        monkeypatch.undo()
+    # A page coloured all over is a coloured page, not a cast: its hue stays (tested above for red).
+    assert palette_signature(solid((0, 128, 140)))[-1] == pytest.approx(1.0)
+
+
 @pytest.fixture()
 def siblings(tmp_path):
     """Two registered designs that differ only in colour, and other types."""
@@ -99,7 +115,7 @@ def test_cli_reports_the_palette_and_can_turn_it_off(siblings, tmp_path):
     off = json.loads(
         subprocess.run([*run, "--no-palette"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     )
-    assert on["palette"] == {"margin": 0.08, "k": 5, "weight": 0.12, "min_colour": 0.01} and "palette" not in off
+    assert on["palette"] == {"margin": 0.08, "k": 5, "weight": 0.12, "min_colour": 0.001} and "palette" not in off
     assert on["results"][0]["top_k"][0]["label"] == "form_9_recoloured"
     assert on["results"][0]["palette"]["ran"] is True
     assert "palette" not in off["results"][0]
