@@ -163,6 +163,12 @@ def _close_open_pdf() -> None:
         _open_pdf = None
 
 
+def release() -> None:
+    """Close the PDF kept open for the next page (before forking processes that read PDFs too)."""
+    with _PDF_LOCK:
+        _close_open_pdf()
+
+
 def page_count(path: Path) -> int:
     """Pages of a PDF, frames of a TIFF (1 for any other image)."""
     suffix = path.suffix.lower()

@@ -1,15 +1,19 @@
-"""Image folders: ``root/<class>/<image>``, one sub-folder per class (sorted names → label ids)."""
+"""Image folders: ``root/<class>/<image>``, one sub-folder per class (sorted names → label ids).
+PDFs and multi-page TIFFs count page by page, read as infer.py reads them (``documents.py``)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from documents import DocumentError, Page, is_multipage, page_key, pages_of, release, render
 
 
 class DataError(ValueError):
@@ -17,12 +21,18 @@ class DataError(ValueError):
 
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+DOCUMENT_EXTENSIONS = {".pdf"}  # every page a sample (multi-frame TIFFs too)
 
 
 def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
     """Decode an image file to RGB, honouring EXIF orientation (photos from phones). With
     ``min_side``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) when both sides
-    stay at least that long: a phone photo for 96 px training decodes in a quarter of the time."""
+    stay at least that long: a phone photo for 96 px training decodes in a quarter of the time.
+    ``file.pdf#page=3`` (a ``documents.Page`` key) is that page, rendered with its short side at
+    ``min_side`` (150 dpi without one); ``scan.tif#page=2`` that frame."""
+    file, index = page_key(str(path))
+    if index is not None:
+        return render(Page(Path(file), index), short_side=min_side or None)
     with Image.open(path) as im:
         if min_side:
             im.draft("RGB", (min_side, min_side))  # a no-op for anything but JPEG
@@ -41,10 +51,29 @@ def _image_files(folder: str) -> list[str]:
         found.extend(
             prefix + f
             for f in filenames
-            if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(os.path.join(dirpath, f))
+            if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS | DOCUMENT_EXTENSIONS
+            and os.path.isfile(os.path.join(dirpath, f))
         )
     found.sort(key=lambda path: path.split("/"))
     return found
+
+
+def _pages(folder: Path, files: list[str], warn) -> list[str]:
+    """``files`` (relative to ``folder``) with each PDF and multi-frame TIFF replaced by its pages
+    (``name.pdf#page=N``); one that cannot be read is reported once through ``warn`` and left out."""
+    out = []
+    for rel in files:
+        if not is_multipage(Path(rel)):
+            out.append(rel)
+            continue
+        try:
+            items = pages_of(folder / rel)
+        except DocumentError as e:
+            warn(f"{e}; skipped")
+            continue
+        out.extend(rel if isinstance(item, Path) else f"{rel}#page={item.number}" for item in items)
+    release()  # no document left open in a process that DataLoader workers fork from
+    return out
 
 
 class FileIndex:
@@ -111,11 +140,18 @@ class FileIndex:
 
 
 class ImageFolderSource:
-    """A class per sub-folder of ``root``, or with ``class_per_image`` each image its own class.
-    The file list is a ``FileIndex`` (memory-mapped from ``cache_dir`` when one is given)."""
+    """A class per sub-folder of ``root``, or with ``class_per_image`` each image (each page of a
+    PDF or multi-page TIFF) its own class. The file list is a ``FileIndex`` (memory-mapped from
+    ``cache_dir`` when one is given). A PDF or TIFF that cannot be opened is reported through ``warn``
+    once, when the folder is read, and left out."""
 
     def __init__(
-        self, root: str | Path, class_per_image: bool = False, cache_dir: str | Path | None = None, min_side: int = 0
+        self,
+        root: str | Path,
+        class_per_image: bool = False,
+        cache_dir: str | Path | None = None,
+        min_side: int = 0,
+        warn=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True),
     ):
         self.root = Path(root)
         self.min_side = min_side  # JPEGs are decoded reduced while both sides stay this long (load_rgb)
@@ -123,12 +159,12 @@ class ImageFolderSource:
             raise DataError(f"{self.root}: data folder not found")
         self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if class_per_image:
-            paths = _image_files(str(self.root))
+            paths = _pages(self.root, _image_files(str(self.root)), warn)
             labels = list(range(len(paths)))
         else:
             paths, labels = [], []
             for label, name in enumerate(self.classes):
-                found = _image_files(str(self.root / name))
+                found = _pages(self.root / name, _image_files(str(self.root / name)), warn)
                 paths.extend(f"{name}/{p}" for p in found)
                 labels.extend([label] * len(found))
         if not paths:
@@ -143,5 +179,7 @@ class ImageFolderSource:
         path, label = self.samples[index]
         try:
             return load_rgb(path, self.min_side), label
+        except DocumentError as e:
+            raise DataError(str(e)) from None
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's decode errors
             raise DataError(f"{path}: unreadable image ({e})") from None

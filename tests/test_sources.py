@@ -114,6 +114,42 @@ def test_folder_with_a_class_per_image(tmp_path):
     assert per_image.num_classes == 3 and [per_image.load(i)[1] for i in range(3)] == [0, 1, 2]
 
 
+def test_folders_read_pdfs_and_tiffs_page_by_page_as_infer_does(pdf_folder, tmp_path, capsys):
+    """A class folder may hold PDFs and multi-page TIFFs: every page is a sample of that class (or
+    with ``class_per_image`` its own class), rendered as infer.py renders it; a PDF that cannot be
+    opened is one warning when the folder is read, and the rest trains."""
+    pytest.importorskip("pypdfium2")
+    import infer
+    from documents import Page
+
+    root = tmp_path / "classes"
+    (root / "invoice").mkdir(parents=True)
+    (root / "letter").mkdir()
+    (pdf_folder / "a.pdf").rename(root / "invoice" / "a.pdf")  # 3 pages
+    (pdf_folder / "broken.pdf").rename(root / "invoice" / "broken.pdf")
+    frames = [Image.new("RGB", (120, 160), c) for c in ("red", "green")]
+    frames[0].save(root / "letter" / "scan.tif", save_all=True, append_images=frames[1:])
+    Image.new("RGB", (120, 160), "blue").save(root / "letter" / "z.png")
+    src = ImageFolderSource(root, min_side=96)
+    assert capsys.readouterr().err.count("broken.pdf") == 1
+    keys = [src.samples[i] for i in range(len(src))]
+    assert keys == [(str(root / "invoice" / f"a.pdf#page={n}"), 0) for n in (1, 2, 3)] + [
+        (str(root / "letter" / "scan.tif#page=1"), 1),
+        (str(root / "letter" / "scan.tif#page=2"), 1),
+        (str(root / "letter" / "z.png"), 1),
+    ]
+    page, label = src.load(1)
+    assert label == 0 and min(page.size) >= 96 and page.mode == "RGB"
+    reference = infer.open_image(Page(root / "invoice" / "a.pdf", 1), 96)
+    assert page.size == reference.size and np.array_equal(np.asarray(page), np.asarray(reference))
+    assert src.load(4)[0].getpixel((5, 5)) == (0, 128, 0)  # the TIFF's second frame
+    per_page = ImageFolderSource(root, class_per_image=True)
+    assert per_page.num_classes == len(per_page) == 6
+    (root / "invoice" / "a.pdf").write_bytes(b"%PDF-1.4 gone bad after the index was built")
+    with pytest.raises(DataError, match=r"a.pdf: damaged PDF"):
+        src.load(0)
+
+
 @pytest.mark.slow
 def test_training_on_mixed_synthetic_and_expanded_pdf_pages(pdf_folder, tmp_path):
     from train import run
