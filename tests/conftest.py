@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,6 +64,33 @@ def ddp_worker_cmd(launch: list[str], tmp_path: Path, run_dir: Path, extra: tupl
     ``tmp_path/rank<R>.pt``."""
     worker = ["tests/ddp_worker.py", str(tmp_path), "--cfg", "tiny_cpu", *TINY, *extra, "--run-dir", str(run_dir)]
     return [sys.executable, "-m", "torch.distributed.run", *launch, *worker]
+
+
+def run_scripts(runs: list[tuple[str, list]], timeout: float = 180) -> list[subprocess.CompletedProcess]:
+    """Each (script, args) as its own Python process in the repo root, all started at once (their
+    start-up, mostly importing torch, is what they cost; two cores take two at a time): the completed
+    processes, in order, with text stdout and stderr."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, script, *map(str, args)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for script, args in runs
+    ]
+    done = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
 
 
 @pytest.fixture(autouse=True)

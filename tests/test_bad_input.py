@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 import infer
-from conftest import ROOT
+from conftest import ROOT, run_scripts
 
 pytestmark = pytest.mark.reliability
 
@@ -278,14 +278,12 @@ def test_bad_checkpoints_are_one_line_errors_in_every_script(tmp_path, kind, mes
     data = tmp_path / "eval-set"
     (data / "register").mkdir(parents=True)
     (data / "queries").mkdir()
-    for script, args in [
+    runs = [
         ("train.py", ["--resume", ckpt]),
         ("export_onnx.py", ["--ckpt", ckpt, "--out", tmp_path / "m.onnx"]),
         ("eval.py", ["--ckpt", ckpt, "--data", data]),
-    ]:
-        r = subprocess.run(
-            [sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
-        )
+    ]
+    for (script, _), r in zip(runs, run_scripts(runs, timeout=120), strict=True):
         assert r.returncode == 2, (script, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{script}: error: {ckpt}: {message}"), (script, lines)
@@ -331,10 +329,7 @@ def test_checkpoint_of_another_config_is_one_line_error_in_every_script(tiny_exp
         ("export_onnx.py", ["--ckpt", other, "--out", tmp_path / "m.onnx"]),
         ("eval.py", ["--ckpt", other, "--data", data]),
     ]
-    for script, args in runs:
-        r = subprocess.run(
-            [sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=180
-        )
+    for (script, args), r in zip(runs, run_scripts(runs), strict=True):
         assert r.returncode == 2, (script, r.stderr)
         (line,) = r.stderr.strip().splitlines()
         path = args[1]
