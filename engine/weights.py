@@ -18,6 +18,7 @@ shipped ONNX model needs; the same model exported again matches the original gra
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -43,7 +44,7 @@ FORMAT = "docclassifier-weights/1"
 # What `model.init: shipped` means: the default model's weights, beside assets/model.onnx.
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "model.pt"
 # Keys of the config that decide the tensors' shapes and meaning: a run starting from the weights
-# must agree on them (data.image_size sets the squeeze neck's input; mean/std what the stem sees).
+# must agree on them (a squeeze neck trained at another input size is resampled to fit: init_from).
 MUST_AGREE = ("backbone", "neck", "squeeze_channels", "hidden_dim", "neck_norm", "embed_dim")
 
 
@@ -83,14 +84,46 @@ def init_from(model: nn.Module, init: str, neck: bool = True) -> str:
     Tensors that do not fit raise ``CheckpointError`` naming them, in one line."""
     path = resolve(init)
     blob = load_weights(path)
+    resampled = ""
     if neck:
-        load_model_weights(model.body(), blob["state_dict"], path)
+        state = dict(blob["state_dict"])
+        resampled = _fit_squeeze_neck(state, model.body().state_dict())
+        load_model_weights(model.body(), state, path)
     else:
         state = {k.removeprefix("backbone."): v for k, v in blob["state_dict"].items() if k.startswith("backbone.")}
         load_model_weights(model.backbone, state, path)
     parts = "backbone and neck" if neck else "backbone"
     fresh = "a fresh head" if neck else "a fresh neck and head"
-    return f"{parts} from {path} ({blob.get('source', '')}); {fresh}"
+    return f"{parts} from {path} ({blob.get('source', '')}){resampled}; {fresh}"
+
+
+SQUEEZE_FC = "neck.fc1.weight"  # the squeeze neck's first Linear: squeeze channels × feature H × W in
+
+
+def _fit_squeeze_neck(state: dict[str, torch.Tensor], ours: dict[str, torch.Tensor]) -> str:
+    """Weights of a squeeze neck trained at another input size, made to fit this one: the first
+    Linear reads the feature map position by position (C·h·w inputs), so its weights are a map per
+    hidden unit and channel, resampled (bilinear) from h × w to this model's H × W and scaled by
+    h·w / H·W, so that a feature map's sum over positions weighs as it did. Every other neck tensor
+    is independent of the input size. In place; returns what was done ("" when nothing was)."""
+    if SQUEEZE_FC not in state or SQUEEZE_FC not in ours or "neck.squeeze.weight" not in ours:
+        return ""
+    theirs, mine = state[SQUEEZE_FC], ours[SQUEEZE_FC]
+    channels = ours["neck.squeeze.weight"].shape[0]
+    if theirs.shape == mine.shape or theirs.shape[0] != mine.shape[0] or theirs.shape[1] % channels:
+        return ""  # the same size, or a mismatch load_model_weights names
+
+    def side(features: int) -> int | None:
+        n = round(math.sqrt(features // channels))
+        return n if n * n * channels == features else None
+
+    h, H = side(theirs.shape[1]), side(mine.shape[1])
+    if h is None or H is None:
+        return ""
+    grid = theirs.reshape(theirs.shape[0], channels, h, h)
+    grid = torch.nn.functional.interpolate(grid, size=(H, H), mode="bilinear", align_corners=False)
+    state[SQUEEZE_FC] = (grid * (h * h) / (H * H)).reshape(mine.shape).to(theirs.dtype)
+    return f", its squeeze neck resampled from a {h}×{h} to a {H}×{H} feature map"
 
 
 def check_fits(init: str, cfg: Config) -> None:
@@ -100,7 +133,8 @@ def check_fits(init: str, cfg: Config) -> None:
     blob = load_weights(path)
     theirs = {**blob["model"], **{f"data.{k}": v for k, v in blob["data"].items()}}
     ours = {**asdict(cfg.model), "data.image_size": cfg.data.image_size}
-    keys = [*MUST_AGREE, "data.image_size"] if cfg.model.init_neck else ["backbone"]
+    # A squeeze neck of another input size is resampled to fit (init_from); a pooling one never depends on it.
+    keys = [*MUST_AGREE] if cfg.model.init_neck else ["backbone"]
     diffs = [f"{k}={theirs.get(k)!r} (config: {ours[k]!r})" for k in keys if theirs.get(k) != ours[k]]
     if diffs:
         raise CheckpointError(f"{path}: weights do not fit the configured model: trained with " + "; ".join(diffs))

@@ -71,6 +71,37 @@ def test_the_backbone_alone_starts_a_model_with_another_neck(tiny_export, tmp_pa
         check_fits(str(path), load_config("tiny_cpu", [*overrides, "--model.backbone", "lcnet_035"]))
 
 
+def test_a_squeeze_neck_of_another_input_size_is_resampled_to_fit(tiny_export, tmp_path):
+    """Weights trained at 64 px start a 96 px model: every tensor but the squeeze neck's first
+    Linear is loaded as it is; that one, a map over the feature grid per hidden unit and channel,
+    is resampled from 2×2 to 3×3 positions, so a map that is flat over the grid keeps its sum."""
+    path = _weights_from_ckpt(tiny_export, tmp_path)
+    saved = load_weights(path)["state_dict"]
+    shape = ["--onnx.input_shape", "{img: {shape: [1, 3, 96, 96], dtype: float32}}"]
+    cfg = load_config("tiny_cpu", ["--data.image_size", "96", *shape])
+    check_fits(str(path), cfg)  # another input size is not a mismatch for the squeeze neck
+    model = build_model(cfg.model, cfg.data.image_size, num_classes=5)
+    assert "resampled from a 2×2 to a 3×3 feature map" in init_from(model, str(path))
+    state = model.state_dict()
+    for key, value in saved.items():
+        if key != "neck.fc1.weight":
+            assert torch.equal(state[key], value), key
+    hidden, inputs = saved["neck.fc1.weight"].shape
+    channels = inputs // 4
+    assert state["neck.fc1.weight"].shape == (hidden, channels * 9)
+    # A weight map flat over the grid: each (hidden unit, channel) keeps its sum over positions exactly.
+    flat = torch.randn(hidden, channels, 1, 1).expand(hidden, channels, 2, 2).reshape(hidden, -1)
+    blob = load_weights(path)
+    blob["state_dict"]["neck.fc1.weight"] = flat.clone()
+    torch.save(blob, tmp_path / "flat.pt")
+    init_from(model, str(tmp_path / "flat.pt"))
+    grid = model.state_dict()["neck.fc1.weight"].reshape(hidden, channels, 9)
+    torch.testing.assert_close(grid.sum(-1), flat.reshape(hidden, channels, 4).sum(-1), rtol=1e-5, atol=1e-6)
+    # A pooling neck has no grid, and the backbone's convolutions fit any size: nothing to resample.
+    with pytest.raises(CheckpointError, match="neck='squeeze' \\(config: 'pool'\\)"):
+        check_fits(str(path), load_config("tiny_cpu", ["--model.neck", "pool"]))
+
+
 def test_weights_recovered_from_an_exported_graph_compute_the_graph(tiny_export):
     _, onnx_path = tiny_export
     cfg = load_config("tiny_cpu")
