@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from atomic import write_atomic
 from engine.scores import wilson  # NumPy only, as this script
 from infer import DEFAULT_MODEL, DEFAULT_REGISTER, DocClassifier, InferError, collect_inputs, expand_inputs
 from policy import FLAG_RATE, SETTINGS_NAME, PolicyError, RegisterSettings, load_settings
@@ -101,16 +100,9 @@ def write_settings(path: Path, settings: RegisterSettings, threshold: float, mar
     """The register's settings with this threshold and margin (``fpr`` dropped: a threshold wins
     over it), written atomically; per-type thresholds are kept."""
     updated = RegisterSettings(None, threshold, margin, settings.types, str(path))
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("# Written by calibrate.py; see policy.py (RegisterSettings) for the keys.\n")
-            f.write(updated.to_yaml())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(
+        path, "# Written by calibrate.py; see policy.py (RegisterSettings) for the keys.\n" + updated.to_yaml()
+    )
     return updated
 
 

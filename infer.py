@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -57,6 +56,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image, ImageOps
 
+from atomic import atomic_path
 from documents import (
     PDF_SUFFIXES,
     DocumentError,
@@ -1030,15 +1030,10 @@ class DocClassifier:
             arrays["keypoint_xy"] = np.concatenate([np.zeros((0, 2), np.float32)] + [k[0] for k in known if k])
             arrays["keypoint_descriptors"] = np.concatenate([np.zeros((0, 32), np.uint8)] + [k[1] for k in known if k])
         try:
-            fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
+            # readable as any file the user writes, so others sharing the register (or a Docker
+            # image's users) can use it too
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            # mkstemp makes it private (0600); a cache is as readable as any file the user writes, so
-            # others sharing the register (or a Docker image's users) can use it too.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
         except OSError as e:
             self.warn(f"{path}: cannot write the register cache ({e.strerror or e}); continuing without it")
 

@@ -16,10 +16,11 @@ import html
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
+
+from atomic import write_atomic
 
 THUMB_SIDE = 220  # pixels on the long side
 THUMB_QUALITY = 70
@@ -175,13 +176,4 @@ def write_report(path: str | os.PathLike, results: list[dict], meta: dict, k: in
     """Write the report atomically (a temporary file renamed into place)."""
     path = Path(path)
     text = render_report(results, meta, k)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, text)

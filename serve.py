@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from atomic import write_atomic
 from documents import PDF_SUFFIXES, DocumentError, group_documents, pages_of
 from infer import (
     CACHE_NAME,
@@ -399,7 +400,7 @@ class Service:
                 os.replace(existing, unique_path(folder, existing.name))
             digest = secrets.token_hex(6)
             target = unique_path(folder, f"{time.strftime('%Y%m%d-%H%M%S')}-{digest}{suffix}")
-            write_atomically(target, data)
+            write_atomic(target, data)
         self.reload(force=True)
         return {"label": label, "file": str(target.relative_to(self.register_dir)), "examples": self._count(label)}
 
@@ -437,23 +438,6 @@ def unique_path(folder: Path, name: str) -> Path:
     while path.exists():
         path, n = folder / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
     return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a hidden temporary file in the same folder (scanners skip it), fsync, rename."""
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------------------------

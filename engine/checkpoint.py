@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import random
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,37 +14,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from atomic import atomic_path, stale_temporaries
 from configs import Config, config_from_dict
 from models import build_model
 
 
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; when the block succeeds, make it durable and rename
-    it over ``path``. A crash at any moment leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    # Temporaries of writers killed mid-write (SIGKILL leaves no chance to clean up): one writer per
-    # path (rank 0), so any that exist now are stale.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+    """``atomic.atomic_path`` for a file one process writes (rank 0): temporaries of earlier writers
+    killed mid-write (SIGKILL leaves no chance to clean up) are stale, and removed first."""
+    for stale in stale_temporaries(path):
         stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a plain open() would give
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
