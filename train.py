@@ -24,29 +24,17 @@ from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
-from engine.budget import TimeBudget
-from engine.checkpoint import (
-    CheckpointError,
-    checkpoint_path,
-    load_checkpoint,
-    load_model_weights,
-    rng_state,
-    save_atomic,
-    seed_everything,
-    set_rng_state,
-)
-from engine.distributed import DistEnv, all_gather_objects, broadcast_object, init_distributed, shutdown_distributed
+from engine.budget import RunLength, TimeBudget
+from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, seed_everything, set_rng_state
+from engine.distributed import DistEnv, broadcast_object, init_distributed, shutdown_distributed
 from engine.ema import WeightEMA
-from engine.loop import NonFiniteError, StepLoop, average_buffers, build_optimizer, grad_scaler, memory_format
+from engine.loop import NonFiniteError, StepLoop, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
 from engine.schedule import WarmupDecay, restore_lr
+from engine.state import CheckpointWriteError, TrainingParts, restore_training_state, save_training_state
 from engine.verification import VerificationSet
 from engine.weights import check_fits, init_from
 from models import EmbeddingModel, build_model
-
-# Steps between fits of the run's end to its time budget (a collective under DDP): 20, or a hundredth
-# of the run when that is shorter, so a short run is not cut off between two fits.
-BUDGET_FIT_EVERY = 20
 
 
 @dataclass
@@ -132,16 +120,169 @@ def make_run_dir(cfg: Config, args: TrainArgs, ckpt_path: Path | None, env: Dist
     return run_dir
 
 
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (disk full, folder gone); the run stops."""
-
-
 @dataclass
 class TrainResult:
     model: torch.nn.Module  # the plain module (no DDP), on this rank
     step: int
     run_dir: Path
     interrupted: bool = False
+
+
+def steps_per_epoch(num_samples: int, env: DistEnv, tc) -> int:
+    """Optimizer steps in an epoch of ``num_samples`` over every rank; too few samples is a config error."""
+    steps = batches_per_epoch(num_samples, env.world_size, tc.batch_size) // tc.grad_accum
+    if steps == 0:
+        raise ConfigError(
+            f"{num_samples} samples are too few for train.batch_size={tc.batch_size} × "
+            f"{env.world_size} processes × train.grad_accum={tc.grad_accum}"
+        )
+    return steps
+
+
+def run_length(tc, epoch_steps: int, started: float, ckpt: dict | None) -> RunLength:
+    """The configured epochs (or ``max_steps``), fitted to the time budget when there is one."""
+    limit = tc.epochs * epoch_steps
+    if tc.max_steps:
+        limit = min(limit, tc.max_steps)
+    budget = None
+    if tc.time_budget_min:
+        rate = ckpt.get("steps_per_second") if ckpt is not None else None
+        budget = TimeBudget(tc.time_budget_min * 60, started, rate)
+    return RunLength(limit, tc.stop_after_steps, budget, ckpt)
+
+
+def build_training(
+    cfg: Config, env: DistEnv, num_classes: int, total_steps: int, ckpt: dict | None, ckpt_path: Path | None
+) -> tuple[TrainingParts, WarmupDecay, int]:
+    """The model (the same initial weights on every rank; DDP also broadcasts rank 0's; a PartialFC
+    head holds this rank's rows of the class centres only), optimizer, schedule and scaler, restored
+    from ``ckpt`` when resuming; the random streams set; and the step to start at."""
+    tc = cfg.train
+    model = build_model(cfg.model, cfg.data.image_size, num_classes)
+    if ckpt is None and cfg.model.init:  # a resumed run has its own weights
+        started_from = init_from(model, cfg.model.init, neck=cfg.model.init_neck)
+        if env.is_main:
+            print(started_from)
+    model = model.to(env.device)
+    _, head = model.training_parts()
+    optimizer = build_optimizer(model, cfg.optim)
+    o = cfg.optim
+    schedule = WarmupDecay(total_steps, o.warmup_steps, o.schedule, o.min_lr_ratio, o.poly_power)
+    parts = TrainingParts(
+        model, head, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), grad_scaler(env.device, tc.amp)
+    )
+    step = 0
+    if ckpt is not None:
+        step = restore_training_state(ckpt, ckpt_path, parts, num_classes)
+        # The lr is a function of the *current* config and the step (resume may extend the run).
+        restore_lr(optimizer, parts.scheduler, o.lr, schedule, step)
+    if ckpt is not None and len(ckpt["rng"]) == env.world_size:
+        set_rng_state(ckpt["rng"][env.rank])
+    else:
+        seed_everything(tc.seed + env.rank + step)
+    model.to(memory_format=memory_format(tc))
+    # The moving average follows the backbone and neck on rank 0, which alone validates and saves
+    # (every rank's weights are the same); made after the memory-format change it must share.
+    if tc.ema_decay and env.is_main:
+        parts.ema = WeightEMA(model.body(), tc.ema_decay)
+        if ckpt is not None and "ema" in ckpt:
+            parts.ema.load_state_dict(ckpt["ema"])
+    return parts, schedule, step
+
+
+def distributed_module(parts: TrainingParts, env: DistEnv, tc) -> torch.nn.Module:
+    """What the step loop runs: DDP averages the gradients of what it wraps, all of the model, or
+    with a sharded head (whose rows differ per rank) the backbone and neck only."""
+    train_model, _ = parts.model.training_parts()
+    if env.distributed:
+        device_ids = [env.device.index] if env.device.type == "cuda" else None
+        train_model = DistributedDataParallel(train_model, device_ids=device_ids)
+    return torch.compile(train_model) if tc.compile else train_model
+
+
+class AfterStep:
+    """What happens after each optimizer step, in order: the weight average, the time budget,
+    validation (rank 0) and checkpoints. ``StepLoop.run`` calls it with the step just taken; it
+    answers whether this invocation has reached its end, which a time budget moves as the run goes."""
+
+    def __init__(self, cfg: Config, env: DistEnv, run_dir: Path, parts: TrainingParts, length: RunLength,
+                 schedule: WarmupDecay, epoch_steps: int, num_classes: int, started: float):  # fmt: skip
+        self.cfg, self.tc, self.env, self.run_dir = cfg, cfg.train, env, run_dir
+        self.parts, self.length, self.schedule = parts, length, schedule
+        self.epoch_steps, self.num_classes, self.started = epoch_steps, num_classes, started
+        self.validations = {}
+        if self.tc.val_every_steps and env.is_main:
+            self.validations["val_"] = VerificationSet(self.tc.val_types)
+            if self.tc.val_pdf_root:
+                self.validations["val_pdf_"] = VerificationSet.from_pdf_pages(self.tc.val_pdf_root, self.tc.val_types)
+        self.eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
+        # Validated: the trained weights, and their moving average where one is kept.
+        self.validated = {"": parts.model, **({"ema_": parts.ema.module} if parts.ema is not None else {})}
+        self.log: JsonlLog | None = None
+        self.progress: tqdm | None = None
+
+    def __call__(self, step: int) -> bool:
+        if self.parts.ema is not None:
+            self.parts.ema.update(step)
+        self.fit_to_budget(step)
+        paused = time.perf_counter()
+        if self.validations and (step % self.tc.val_every_steps == 0 or step == self.length.end):
+            self.validate(step)
+        if step % self.tc.ckpt_every_steps == 0 or step % self.epoch_steps == 0 or step == self.length.end:
+            self.save(step)
+        budget = self.length.budget
+        if budget is not None and step < self.length.end:  # the last step will pause as long again
+            budget.pause(time.perf_counter() - paused)
+        return step >= self.length.end
+
+    def fit_to_budget(self, step: int) -> None:
+        """Move the run's last step to where the measured speed meets the end of the time budget
+        (decided on rank 0, the same on every rank); the schedule and the progress bar follow."""
+        decide = (lambda end: broadcast_object(end if self.env.is_main else None)) if self.env.distributed else None
+        if not self.length.fit(step, decide):
+            return
+        self.schedule.set_total(self.length.total)
+        self.progress.total = self.length.end
+        self.progress.refresh()
+        if self.env.is_main:
+            budget_left = round(self.length.budget.left(), 1)
+            self.log.write({"step": step, "total_steps": self.length.total, "budget_left_s": budget_left})
+
+    def validate(self, step: int) -> None:
+        record = {}
+        for prefix, validation in self.validations.items():
+            for name, weights in self.validated.items():
+                embedder = EmbeddingModel(weights.backbone, weights.neck).train(weights.training)
+                record.update(validation.evaluate_model(embedder, self.eval_images, self.env.device, prefix + name))
+        self.log.write({"step": step, **record})
+        self.progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
+
+    def save(self, step: int) -> None:
+        budget = self.length.budget
+        record = {
+            "step": step,
+            "epoch": step // self.epoch_steps,
+            "total_steps": self.length.total,
+            "train_seconds": time.perf_counter() - self.started,
+            **({"steps_per_second": budget.steps_per_second(step)} if budget is not None else {}),
+            "num_classes": self.num_classes,
+            "config": self.cfg.to_dict(),
+        }
+        save_training_state(self.run_dir / "last.pt", self.parts, self.env, record)
+
+
+def describe(cfg: Config, env: DistEnv, parts: TrainingParts, num_classes: int, images: int, run_dir: Path, step: int):
+    n_params = sum(p.numel() for p in parts.model.parameters())
+    sharded = ""
+    if parts.head is not None:
+        n_params += (num_classes - len(parts.head.weight)) * parts.head.weight.shape[1]
+        sharded = f" (PartialFC: {len(parts.head.weight)} of them on this rank, sample_rate {parts.head.sample_rate})"
+    print(
+        f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {num_classes} classes{sharded}, "
+        f"{images} images/epoch, {env.world_size} process(es) on {env.device}, amp={cfg.train.amp}; "
+        f"run folder {run_dir}" + (f"; resuming at step {step}" if step else ""),
+        flush=True,
+    )
 
 
 def run(argv: list[str]) -> TrainResult:
@@ -157,188 +298,27 @@ def run(argv: list[str]) -> TrainResult:
     seed_everything(tc.seed)
     dataset = build_train_dataset(cfg.data, seed=tc.seed)
     sampler = ResumableSampler(dataset, env.world_size, env.rank, seed=tc.seed)
-    micro_batches = batches_per_epoch(len(dataset), env.world_size, tc.batch_size)
-    steps_per_epoch = micro_batches // tc.grad_accum
-    if steps_per_epoch == 0:
-        raise ConfigError(
-            f"{len(dataset)} samples are too few for train.batch_size={tc.batch_size} × "
-            f"{env.world_size} processes × train.grad_accum={tc.grad_accum}"
-        )
-    step_limit = tc.epochs * steps_per_epoch
-    if tc.max_steps:
-        step_limit = min(step_limit, tc.max_steps)
-    total_steps = step_limit
-    budget = None
-    if tc.time_budget_min:
-        rate = ckpt.get("steps_per_second") if ckpt is not None else None
-        budget = TimeBudget(tc.time_budget_min * 60, started, rate)
-        if ckpt is not None:  # the end the last measured speed gives, until this invocation measures its own
-            total_steps = budget.end_step(ckpt["step"], ckpt["total_steps"], step_limit)
+    epoch_steps = steps_per_epoch(len(dataset), env, tc)
+    length = run_length(tc, epoch_steps, started, ckpt)
 
-    def end_of_invocation() -> int:
-        return min(total_steps, tc.stop_after_steps) if tc.stop_after_steps else total_steps
-
-    end_step = end_of_invocation()
-
-    # Model: the same initial weights on every rank (DDP also broadcasts rank 0's); a PartialFC
-    # head holds this rank's rows of the class centres only.
-    model = build_model(cfg.model, cfg.data.image_size, dataset.num_classes)
-    if ckpt is None and cfg.model.init:  # a resumed run has its own weights
-        started_from = init_from(model, cfg.model.init, neck=cfg.model.init_neck)
-        if env.is_main:
-            print(started_from)
-    model = model.to(env.device)
-    train_model, head = model.training_parts()
-    optimizer = build_optimizer(model, cfg.optim)
-    schedule = WarmupDecay(
-        total_steps, cfg.optim.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr_ratio, cfg.optim.poly_power
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    scaler = grad_scaler(env.device, tc.amp)
-    step = 0
-    if ckpt is not None:
-        if ckpt["num_classes"] != dataset.num_classes:
-            raise ConfigError(
-                f"the checkpoint's head has {ckpt['num_classes']} classes, the data has {dataset.num_classes}"
-            )
-        # A checkpoint holds all classes' centres and their optimizer state, however many ranks
-        # (and whether a PartialFC head) wrote it: a sharded head takes its rows.
-        state = ckpt["model"]
-        if head is not None and "head.weight" in state:
-            state = {**state, "head.weight": head.shard_rows(state["head.weight"])}
-        load_model_weights(model, state, ckpt_path)
-        if head is not None:
-            head.load_optimizer_state(optimizer, ckpt["optimizer"])
-        else:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
-        scaler.load_state_dict(ckpt["scaler"])
-        step = ckpt["step"]
-        # The lr is a function of the *current* config and the step (resume may extend the run).
-        restore_lr(optimizer, scheduler, cfg.optim.lr, schedule, step)
-    if ckpt is not None and len(ckpt["rng"]) == env.world_size:
-        set_rng_state(ckpt["rng"][env.rank])
-    else:
-        seed_everything(tc.seed + env.rank + step)
-    model = model.to(memory_format=memory_format(tc))
-    # The moving average follows the backbone and neck on rank 0, which alone validates and saves
-    # (every rank's weights are the same); made after the memory-format change it must share.
-    ema = WeightEMA(model.body(), tc.ema_decay) if tc.ema_decay and env.is_main else None
-    if ema is not None and ckpt is not None and "ema" in ckpt:
-        ema.load_state_dict(ckpt["ema"])
+    # Model, optimizer and schedule, restored when resuming; then the step loop around them.
+    parts, schedule, step = build_training(cfg, env, dataset.num_classes, length.total, ckpt, ckpt_path)
     del ckpt
-
-    # DDP averages the gradients of what it wraps: all of the model, or with a sharded head (whose
-    # rows differ per rank) the backbone and neck only.
-    if env.distributed:
-        device_ids = [env.device.index] if env.device.type == "cuda" else None
-        train_model = DistributedDataParallel(train_model, device_ids=device_ids)
-    if tc.compile:
-        train_model = torch.compile(train_model)
-
-    def save(step: int) -> None:
-        average_buffers(model)
-        rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
-        weights, optimizer_state = model.state_dict(), optimizer.state_dict()
-        if head is not None:  # all classes' rows, gathered on rank 0 (collectives: every rank calls)
-            weights["head.weight"] = head.full_weight(dst=0)
-            optimizer_state = head.full_optimizer_state(optimizer, dst=0)
-        if env.is_main:
-            state = {
-                "model": weights,
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "optimizer": optimizer_state,
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "step": step,
-                "epoch": step // steps_per_epoch,
-                "total_steps": total_steps,
-                "train_seconds": time.perf_counter() - started,
-                **({"steps_per_second": budget.steps_per_second(step)} if budget is not None else {}),
-                "num_classes": dataset.num_classes,
-                "world_size": env.world_size,
-                "rng": rngs,
-                "config": cfg.to_dict(),
-            }
-            try:
-                save_atomic(state, run_dir / "last.pt")
-            except OSError as e:  # the previous last.pt is intact (atomic write); say so and stop
-                raise CheckpointWriteError(
-                    f"{run_dir / 'last.pt'}: cannot write the step {step} checkpoint ({e.strerror or e}); "
-                    "the previous one is intact"
-                ) from None
-
-    validations = {}
-    if tc.val_every_steps and env.is_main:
-        validations["val_"] = VerificationSet(tc.val_types)
-        if tc.val_pdf_root:
-            validations["val_pdf_"] = VerificationSet.from_pdf_pages(tc.val_pdf_root, tc.val_types)
-    eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
-
-    # Validated: the trained weights, and their moving average where one is kept.
-    validated = {"": model}
-    if ema is not None:
-        validated["ema_"] = ema.module
-
-    def fit_to_budget(step: int) -> None:
-        """Move the run's last step to where the measured speed meets the end of the time budget
-        (decided on rank 0, the same on every rank)."""
-        nonlocal total_steps, end_step
-        budget.observe(step)
-        if step % max(1, min(BUDGET_FIT_EVERY, total_steps // 100)):
-            return
-        fitted = broadcast_object(budget.end_step(step, total_steps, step_limit) if env.is_main else None)
-        if fitted == total_steps:
-            return
-        total_steps = fitted
-        schedule.set_total(total_steps)
-        end_step = end_of_invocation()
-        progress.total = end_step
-        progress.refresh()
-        if env.is_main:
-            log.write({"step": step, "total_steps": total_steps, "budget_left_s": round(budget.left(), 1)})
-
-    def on_step(step: int) -> bool:
-        """After each optimizer step: the average, the budget, validation and checkpoints. True
-        when the run (or this invocation) has reached its end."""
-        if ema is not None:
-            ema.update(step)
-        if budget is not None:
-            fit_to_budget(step)
-        paused = time.perf_counter()
-        if validations and (step % tc.val_every_steps == 0 or step == end_step):
-            record = {}
-            for prefix, validation in validations.items():
-                for name, weights in validated.items():
-                    embedder = EmbeddingModel(weights.backbone, weights.neck).train(weights.training)
-                    record.update(validation.evaluate_model(embedder, eval_images, env.device, prefix + name))
-            log.write({"step": step, **record})
-            progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
-        if step % tc.ckpt_every_steps == 0 or step % steps_per_epoch == 0 or step == end_step:
-            save(step)
-        if budget is not None and step < end_step:  # the last step will pause as long again
-            budget.pause(time.perf_counter() - paused)
-        return step >= end_step
-
+    train_model = distributed_module(parts, env, tc)
+    after_step = AfterStep(cfg, env, run_dir, parts, length, schedule, epoch_steps, dataset.num_classes, started)
     board = run_dir / "tensorboard" if tc.tensorboard else None
     log = JsonlLog(run_dir / "metrics.jsonl", resume_step=step, tensorboard_dir=board) if env.is_main else None
     if env.is_main:
-        n_params = sum(p.numel() for p in model.parameters())
-        sharded = ""
-        if head is not None:
-            n_params += (dataset.num_classes - len(head.weight)) * head.weight.shape[1]
-            sharded = f" (PartialFC: {len(head.weight)} of them on this rank, sample_rate {head.sample_rate})"
-        print(
-            f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {dataset.num_classes} classes{sharded}, "
-            f"{len(dataset)} images/epoch, {env.world_size} process(es) on {env.device}, amp={tc.amp}; "
-            f"run folder {run_dir}" + (f"; resuming at step {step}" if step else ""),
-            flush=True,
-        )
-    progress = tqdm(total=end_step, initial=step, desc=cfg.name, disable=not env.is_main, dynamic_ncols=True)
-    loop = StepLoop(train_model, optimizer, scheduler, scaler, env, tc, cfg.optim.grad_clip, log, progress, head)
+        describe(cfg, env, parts, dataset.num_classes, len(dataset), run_dir, step)
+    progress = tqdm(total=length.end, initial=step, desc=cfg.name, disable=not env.is_main, dynamic_ncols=True)
+    after_step.log, after_step.progress = log, progress
+    o = parts
+    loop = StepLoop(
+        train_model, o.optimizer, o.scheduler, o.scaler, env, tc, cfg.optim.grad_clip, log, progress, o.head
+    )
     try:
-        while step < end_step:
-            epoch, done = divmod(step, steps_per_epoch)
+        while step < length.end:
+            epoch, done = divmod(step, epoch_steps)
             dataset.set_epoch(epoch)
             sampler.set_epoch(epoch)
             sampler.set_start(done * tc.grad_accum * tc.batch_size)
@@ -353,15 +333,15 @@ def run(argv: list[str]) -> TrainResult:
                 # global RNG stream that dropout and the like use.
                 generator=torch.Generator().manual_seed(tc.seed + epoch),
             )
-            # on_step ends the loop at end_step, which a time budget moves as the run goes.
-            step = loop.run(iter(loader), steps_per_epoch - done, step, epoch, on_step)
+            # after_step ends the loop at length.end, which a time budget moves as the run goes.
+            step = loop.run(iter(loader), epoch_steps - done, step, epoch, after_step)
             del loader
-        loop.flush(step, step // steps_per_epoch)
+        loop.flush(step, step // epoch_steps)
     except KeyboardInterrupt:
         progress.close()
         if env.is_main:
             print(f"\ninterrupted; continue with: python train.py --resume {run_dir}", file=sys.stderr)
-        return TrainResult(model, step, run_dir, interrupted=True)
+        return TrainResult(parts.model, step, run_dir, interrupted=True)
     finally:
         progress.close()
         if log is not None:
@@ -370,16 +350,19 @@ def run(argv: list[str]) -> TrainResult:
         del loop, train_model
         shutdown_distributed()
     if env.is_main:
-        marker = elastic_marker(cfg)
-        if marker is not None and step >= total_steps:
-            marker.unlink(missing_ok=True)  # the job is done: no restart will look for it
-        more = f"; continue with: python train.py --resume {run_dir}" if step < total_steps else ""
-        minutes = (time.perf_counter() - started) / 60  # resumed invocations included
-        print(
-            f"done: step {step} of {total_steps} in {minutes:.1f} min; checkpoint {run_dir / 'last.pt'}{more}",
-            flush=True,
-        )
-    return TrainResult(model, step, run_dir)
+        finish(cfg, run_dir, step, length.total, started)
+    return TrainResult(parts.model, step, run_dir)
+
+
+def finish(cfg: Config, run_dir: Path, step: int, total_steps: int, started: float) -> None:
+    marker = elastic_marker(cfg)
+    if marker is not None and step >= total_steps:
+        marker.unlink(missing_ok=True)  # the job is done: no restart will look for it
+    more = f"; continue with: python train.py --resume {run_dir}" if step < total_steps else ""
+    minutes = (time.perf_counter() - started) / 60  # resumed invocations included
+    print(
+        f"done: step {step} of {total_steps} in {minutes:.1f} min; checkpoint {run_dir / 'last.pt'}{more}", flush=True
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,3 +81,44 @@ class TimeBudget:
         if rate is None:
             return min(current_end, limit)
         return max(step, min(limit, step + int((self.left() - self.reserve) * rate)))
+
+
+# Steps between fits of the run's end to its time budget (a collective under DDP): 20, or a hundredth
+# of the run when that is shorter, so a short run is not cut off between two fits.
+BUDGET_FIT_EVERY = 20
+
+
+class RunLength:
+    """How long a run is: ``total``, the last step of its schedule (the configured epochs or
+    ``max_steps``, which a time budget moves as the run measures its speed), and ``end``, the last
+    step of this invocation (``total``, or earlier with ``train.stop_after_steps``).
+
+    ``ckpt``: the checkpoint a run resumes from; with a budget, its last measured speed gives the end
+    until this invocation measures its own."""
+
+    def __init__(self, step_limit: int, stop_after: int = 0, budget: TimeBudget | None = None, ckpt=None):
+        self.step_limit, self.stop_after, self.budget = step_limit, stop_after, budget
+        self.total = step_limit
+        if budget is not None and ckpt is not None:
+            self.total = budget.end_step(ckpt["step"], ckpt["total_steps"], step_limit)
+
+    @property
+    def end(self) -> int:
+        return min(self.total, self.stop_after) if self.stop_after else self.total
+
+    def fit(self, step: int, decide: Callable[[int], int] | None = None) -> bool:
+        """After ``step``: with a time budget, move ``total`` to where the measured speed meets the
+        budget's end. ``decide`` makes every rank agree (DDP: rank 0's answer, broadcast; every rank
+        calls ``fit``). True when ``total`` moved."""
+        if self.budget is None:
+            return False
+        self.budget.observe(step)
+        if step % max(1, min(BUDGET_FIT_EVERY, self.total // 100)):
+            return False
+        fitted = self.budget.end_step(step, self.total, self.step_limit)
+        if decide is not None:
+            fitted = decide(fitted)
+        if fitted == self.total:
+            return False
+        self.total = fitted
+        return True
