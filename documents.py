@@ -17,6 +17,8 @@ from __future__ import annotations
 import atexit
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +165,22 @@ def _close_open_pdf() -> None:
         _open_pdf = None
 
 
+@contextmanager
+def _reading_tiff(path: Path, name: str, what: str) -> Iterator[None]:
+    """Pillow's errors while reading ``path`` as one-line ``DocumentError``s: ``name`` is the file or
+    page named in them, ``what`` what could not be read."""
+    try:
+        yield
+    except EOFError:
+        raise DocumentError(f"{name}: the TIFF has fewer frames") from None
+    except FileNotFoundError:
+        raise DocumentError(f"{path}: no such file") from None
+    except PermissionError:
+        raise DocumentError(f"{path}: permission denied") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise DocumentError(f"{name}: unreadable {what} ({e})") from None
+
+
 def release() -> None:
     """Close the PDF kept open for the next page (before forking processes that read PDFs too)."""
     with _PDF_LOCK:
@@ -176,15 +194,8 @@ def page_count(path: Path) -> int:
         with _PDF_LOCK:
             return len(_pdf(path))
     if suffix in TIFF_SUFFIXES:
-        try:
-            with Image.open(path) as im:
-                return getattr(im, "n_frames", 1)
-        except FileNotFoundError:
-            raise DocumentError(f"{path}: no such file") from None
-        except PermissionError:
-            raise DocumentError(f"{path}: permission denied") from None
-        except (OSError, ValueError, SyntaxError) as e:
-            raise DocumentError(f"{path}: unreadable TIFF ({e})") from None
+        with _reading_tiff(path, str(path), "TIFF"), Image.open(path) as im:
+            return getattr(im, "n_frames", 1)
     return 1
 
 
@@ -228,16 +239,9 @@ def render(page: Page, short_side: int | None = None, long_side: int | None = No
             except Exception as e:  # noqa: BLE001 - a page pdfium cannot draw
                 raise DocumentError(f"{page}: cannot render this page ({str(e).splitlines()[0][:120]})") from None
         return image.convert("RGB")
-    try:
-        with Image.open(page.path) as im:
-            im.seek(page.index)
-            return ImageOps.exif_transpose(im).convert("RGB")
-    except EOFError:
-        raise DocumentError(f"{page}: the TIFF has fewer frames") from None
-    except FileNotFoundError:
-        raise DocumentError(f"{page.path}: no such file") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise DocumentError(f"{page}: unreadable TIFF frame ({e})") from None
+    with _reading_tiff(page.path, str(page), "TIFF frame"), Image.open(page.path) as im:
+        im.seek(page.index)
+        return ImageOps.exif_transpose(im).convert("RGB")
 
 
 # ------------------------------------------------------------------------------------ documents

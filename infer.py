@@ -274,7 +274,7 @@ class Preprocess:
 # The model
 
 
-class EmbeddingModel:
+class OnnxModel:
     """An exported DocClassifier embedding model in ONNX Runtime."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
@@ -637,7 +637,7 @@ class DocClassifier:
 
     def __init__(
         self,
-        model: str | os.PathLike | EmbeddingModel = DEFAULT_MODEL,
+        model: str | os.PathLike | OnnxModel = DEFAULT_MODEL,
         register: str | os.PathLike | None = DEFAULT_REGISTER,
         threshold: float | None = None,
         batch_size: int = 32,
@@ -665,8 +665,8 @@ class DocClassifier:
         self.palette = PaletteCheck() if palette is True else (palette or None)
         self._palettes: dict[str, np.ndarray | None] = {}  # bank row key → its example's palette (on first need)
         self._palette_lock = threading.Lock()
-        # An EmbeddingModel already loaded may be shared (serve.py builds a classifier per register change).
-        self.model = model if isinstance(model, EmbeddingModel) else EmbeddingModel(model, threads)
+        # An OnnxModel already loaded may be shared (serve.py builds a classifier per register change).
+        self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
         self.batch_size = batch_size
@@ -814,7 +814,7 @@ class DocClassifier:
         return read_ahead(images, self.model.load, self.read_threads, 2 * self.batch_size)
 
     def embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Embeddings (N, D) of images already read (``read``, ``EmbeddingModel.load``), in batches."""
+        """Embeddings (N, D) of images already read (``read``, ``OnnxModel.load``), in batches."""
         if not arrays:
             return np.zeros((0, self.model.embed_dim), np.float32)
         out = [self.model(np.stack(arrays[i : i + self.batch_size])) for i in range(0, len(arrays), self.batch_size)]
@@ -1437,7 +1437,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "policy": policy.to_dict(),
             "score": "(cos+1)/2",
             "look_alikes": [{"types": [a, b], "score": round(sc, 6)} for a, b, sc in clf.look_alikes()[:100]]
-            if len(clf._owner) <= LOOK_ALIKE_JSON_MAX
+            if clf.num_examples <= LOOK_ALIKE_JSON_MAX
             else None,  # a register too large to compare all pairs on every call
         }
         if clf.palette is not None:

@@ -49,8 +49,8 @@ from infer import (
     DEFAULT_REGISTER,
     IMAGE_EXTENSIONS,
     DocClassifier,
-    EmbeddingModel,
     InferError,
+    OnnxModel,
     open_image,
 )
 from policy import SETTINGS_NAME
@@ -79,7 +79,7 @@ class Batcher:
     for others, then all waiting (up to ``max_batch``) go through the model in one call. ``wait_ms``
     0: each request's images alone, at once."""
 
-    def __init__(self, model: EmbeddingModel, wait_ms: float, max_batch: int = 64):
+    def __init__(self, model: OnnxModel, wait_ms: float, max_batch: int = 64):
         self.model, self.wait, self.max_batch = model, wait_ms / 1000, max_batch
         self._queue: list[tuple[np.ndarray, Future]] = []
         self._cond = threading.Condition()
@@ -224,7 +224,7 @@ class Service:
         if not self.register_dir.is_dir():
             raise InferError(f"{self.register_dir}: register folder not found")
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr, flush=True))
-        self.model = EmbeddingModel(model)
+        self.model = OnnxModel(model)
         self.batcher = Batcher(self.model, batch_wait_ms)
         self.max_upload = int(max_upload_mb * 1024 * 1024)
         self.limit = f"{max_upload_mb:g} MB"

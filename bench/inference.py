@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infer import DocClassifier, EmbeddingModel, SecondLook, decode_size, open_image  # noqa: E402
+from infer import DocClassifier, OnnxModel, SecondLook, decode_size, open_image  # noqa: E402
 
 LEVELS = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = Path(args.model)
     data = Path(args.data) if args.data else None
-    info = EmbeddingModel(model)
+    info = OnnxModel(model)
     size = info.preprocess.size
     report: dict = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",

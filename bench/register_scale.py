@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     flush = np.ones(2**28, np.float32)  # 1 GiB: evicts the bank from the last-level cache
-    dim = infer.EmbeddingModel(MODEL).embed_dim
+    dim = infer.OnnxModel(MODEL).embed_dim
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_shipped_model_metadata():
-    model = infer.EmbeddingModel(infer.DEFAULT_MODEL)
+    model = infer.OnnxModel(infer.DEFAULT_MODEL)
     assert model.meta["config"] == "lcnet050_cosface_96" and model.embed_dim == 128
     assert model.threshold is not None and 0.5 < model.threshold < 1.0
 
