@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import ONE_THREAD, ROOT, TINY, ddp_worker_cmd
-from engine.budget import TimeBudget
+from engine.budget import RunLength, TimeBudget
 from engine.checkpoint import load_checkpoint
 from engine.metrics import read_jsonl
 from engine.schedule import WarmupDecay
@@ -53,6 +53,26 @@ def test_a_resumed_run_counts_earlier_time_and_starts_from_the_earlier_speed():
         budget.observe(step)
     assert budget.steps_per_second(315) == pytest.approx(8.0)
     assert budget.end_step(315, 380, 10**6) == 315 + 38.125 * 8  # 61.875 s spent
+
+
+def test_run_length_fits_its_end_every_few_steps_and_stops_an_invocation_early():
+    """RunLength: the configured steps without a budget; with one, the end follows the measured speed,
+    refitted every 20 steps (a hundredth of a short run), through ``decide`` (DDP: rank 0's answer);
+    ``stop_after`` ends this invocation earlier without moving the schedule's end."""
+    assert RunLength(500).total == RunLength(500).end == 500 and not RunLength(500).fit(20)
+    assert RunLength(500, stop_after=30).end == 30
+    clock = Clock()
+    length = RunLength(10**6, budget=TimeBudget(100.0, settle=5, clock=clock))
+    decided = []
+    moved = []
+    for step in range(1, 41):  # 4 steps per second
+        clock.now += 0.25
+        moved.append(length.fit(step, decide=lambda end: decided.append(end) or end))
+    assert [s for s, m in zip(range(1, 41), moved, strict=True) if m] == [20]  # 40: same end again
+    assert decided and length.total == 40 + 90 * 4 and length.end == length.total
+    # A resumed run starts from the checkpoint's speed until it measures its own.
+    budget = TimeBudget(100.0, started=clock.now - 60.0, rate=2.0, clock=clock)
+    assert RunLength(10**6, budget=budget, ckpt={"step": 300, "total_steps": 400}).total == 300 + 40 * 2
 
 
 def test_bad_budget_is_refused():
