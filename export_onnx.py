@@ -111,19 +111,9 @@ def check_agreement(cfg: Config, ckpt_cfg: Config, ckpt_path: Path) -> None:
         )
 
 
-def read_checkpoint(ckpt_path: Path) -> dict:
-    try:
-        return load_checkpoint(ckpt_path)
-    except CheckpointError as e:
-        raise ExportError(str(e)) from None
-
-
 def load_embedding_model(ckpt: dict, ckpt_path: Path, cfg: Config, raw: bool = False) -> EmbeddingModel:
     check_agreement(cfg, config_from_dict(ckpt["config"]), ckpt_path)
-    try:
-        return embedding_model(ckpt, ckpt_path, cfg, raw)
-    except CheckpointError as e:
-        raise ExportError(str(e)) from None
+    return embedding_model(ckpt, ckpt_path, cfg, raw)
 
 
 def count_flops(model: torch.nn.Module, image_size: int) -> int:
@@ -273,6 +263,15 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 exported, 2 a bad config, checkpoint or export (one line on stderr)."""
+    try:
+        return run(argv)
+    except (ConfigError, CheckpointError, ExportError) as e:
+        print(f"export_onnx.py: error: {e}", file=sys.stderr)
+        return 2
+
+
+def run(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(
         ExportArgs,
         description="Export the embedding branch of a checkpoint to ONNX.",
@@ -281,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     overrides = parse_overrides(rest)
     ckpt_path = checkpoint_path(args.ckpt) if args.ckpt else None
-    ckpt = read_checkpoint(ckpt_path) if ckpt_path is not None else None
+    ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None
     if args.cfg:
         cfg = load_config(args.cfg, overrides)
     elif ckpt is not None:
@@ -290,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"give --cfg NAME_OR_PATH (configs: {', '.join(available_configs())}) and/or --ckpt")
     if ckpt_path is None:
         ckpt_path = newest_checkpoint(cfg)
-        ckpt = read_checkpoint(ckpt_path)
+        ckpt = load_checkpoint(ckpt_path)
     out = Path(args.out) if args.out else Path(cfg.onnx.export_dir) / f"{cfg.name}.onnx"
 
     torch.manual_seed(0)
@@ -338,8 +337,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ConfigError, ExportError) as e:
-        print(f"export_onnx.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

@@ -366,16 +366,18 @@ def finish(cfg: Config, run_dir: Path, step: int, total_steps: int, started: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    result = run(sys.argv[1:] if argv is None else argv)
+    """Exit status: 0 done, 130 interrupted (resumable), 2 bad config, data or checkpoint (one line
+    on stderr), 3 a run that had to stop (non-finite gradients, a checkpoint that cannot be written)."""
+    try:
+        result = run(sys.argv[1:] if argv is None else argv)
+    except (ConfigError, DataError, CheckpointError) as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 2
+    except (NonFiniteError, CheckpointWriteError) as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 3
     return 130 if result.interrupted else 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ConfigError, DataError, CheckpointError) as e:
-        print(f"train.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except (NonFiniteError, CheckpointWriteError) as e:
-        print(f"train.py: error: {e}", file=sys.stderr)
-        sys.exit(3)
+    sys.exit(main())
