@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import data.transforms as transforms  # noqa: E402
 from data import ImageFolderSource, SyntheticDocuments, load_rgb  # noqa: E402
-from data.samples import photo_of  # noqa: E402
+from data.photo import photo_of  # noqa: E402
 from data.transforms import (  # noqa: E402
     STRENGTHS,
     RandomLighting,

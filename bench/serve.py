@@ -30,7 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data.samples import photo_of  # noqa: E402
+from data.photo import photo_of  # noqa: E402
 from infer import DocClassifier  # noqa: E402
 
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-from PIL import Image
-from torchvision.transforms import v2
-
+from data.photo import photo_of
 from data.synthetic import KINDS, SyntheticDocuments
 
 SAMPLE_SEED = 2026
@@ -45,20 +42,6 @@ def sample_class_ids(types: int) -> tuple[list[int], int]:
         first.setdefault(make_template(SAMPLE_SEED, class_id).kind, class_id)
         class_id += 1
     return [first[kind] for kind in order[:types]], first[order[types]]
-
-
-def photo_of(image: Image.Image, seed: int) -> Image.Image:
-    """The document as a phone might deliver it after cropping: slightly warped, rotated, blurred, JPEG'd."""
-    torch.manual_seed(seed)
-    warp = v2.Compose(
-        [
-            v2.RandomPerspective(distortion_scale=0.15, p=1.0, fill=[40, 40, 40]),
-            v2.RandomRotation(4, fill=[40, 40, 40]),
-            v2.ColorJitter(brightness=0.25, contrast=0.2, saturation=0.2),
-            v2.GaussianBlur(5, sigma=(0.6, 1.0)),
-        ]
-    )
-    return warp(image)
 
 
 def write_eval_set(

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from data.samples import photo_of
+from data.photo import photo_of
 from data.synthetic import SyntheticDocuments
 from engine.scores import Evaluation, evaluate_scores
 

@@ -13,7 +13,7 @@ import infer
 from calibrate import margin_for, threshold_for
 from conftest import ROOT
 from data import SyntheticDocuments
-from data.samples import photo_of
+from data.photo import photo_of
 
 pytestmark = pytest.mark.slow
 

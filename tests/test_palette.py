@@ -11,7 +11,7 @@ from PIL import Image
 
 import infer
 from conftest import ROOT
-from data.samples import photo_of
+from data.photo import photo_of
 from infer import PALETTE_BINS, DocClassifier, PaletteCheck, palette_signature
 
 

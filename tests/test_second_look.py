@@ -12,7 +12,7 @@ from PIL import Image
 import infer
 from conftest import ROOT
 from data import SyntheticDocuments
-from data.samples import photo_of
+from data.photo import photo_of
 
 pytestmark = pytest.mark.slow
 

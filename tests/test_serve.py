@@ -217,7 +217,7 @@ def test_tokens(register):
 
 
 def test_sixteen_concurrent_clients_get_every_answer_right(register):
-    from data.samples import photo_of  # photos of each registered type, made here
+    from data.photo import photo_of  # photos of each registered type, made here
 
     labels = sorted(p.stem for p in register.glob("*.png"))
     photos = {}

@@ -8,7 +8,8 @@ import pytest
 
 import infer
 from conftest import ROOT
-from data.samples import SAMPLE_FONTS, SAMPLE_SEED, photo_of, sample_class_ids
+from data.photo import photo_of
+from data.samples import SAMPLE_FONTS, SAMPLE_SEED, sample_class_ids
 from data.synthetic import SyntheticDocuments
 
 pytestmark = pytest.mark.slow

@@ -195,7 +195,7 @@ def test_tone_p_sets_the_chance_of_grey_sepia_or_inverted_tones():
 def big_photo() -> np.ndarray:
     """A page-sized phone photo of a document (1,300 px tall)."""
     page = SyntheticDocuments(1, 1, seed=8, long_side=1300).load(0)[0]
-    from data.samples import photo_of
+    from data.photo import photo_of
 
     return np.asarray(photo_of(page, seed=3))
 
