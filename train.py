@@ -312,9 +312,17 @@ def run(argv: list[str]) -> TrainResult:
         describe(cfg, env, parts, dataset.num_classes, len(dataset), run_dir, step)
     progress = tqdm(total=length.end, initial=step, desc=cfg.name, disable=not env.is_main, dynamic_ncols=True)
     after_step.log, after_step.progress = log, progress
-    o = parts
     loop = StepLoop(
-        train_model, o.optimizer, o.scheduler, o.scaler, env, tc, cfg.optim.grad_clip, log, progress, o.head
+        train_model,
+        parts.optimizer,
+        parts.scheduler,
+        parts.scaler,
+        env,
+        tc,
+        cfg.optim.grad_clip,
+        log,
+        progress,
+        parts.head,
     )
     try:
         while step < length.end:
