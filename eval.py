@@ -108,9 +108,8 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
         return model(torch.stack([transform(im) for im in images])).numpy()
 
     name = f"{cfg.name}-step{state['step']}" + ("-ema" if uses_average(state, raw) else "")
-    return Embedder(
-        embed, None, name, cfg.data.image_size
-    )  # a checkpoint has no threshold: the ONNX export calibrates one
+    # A checkpoint carries no threshold: export_onnx.py calibrates one.
+    return Embedder(embed, None, name, cfg.data.image_size)
 
 
 class ScoredSet(NamedTuple):

@@ -413,9 +413,9 @@ class PaletteCheck:
     answer is accepted as often as without the check.
     The embedding is nearly blind to palette (an invoice design in teal and its rebrand in orange
     score alike), which this puts back. A query with no colour (under ``min_colour`` of its pixels:
-    a grey scan; thin coloured print on white is well above it) is left alone; against an example with no colour, the similarity is 0.5. Scores only
-    go down, so the decision policy's false-accept rate holds. Calibrated on validation families
-    (``bench/palette.py``)."""
+    a grey scan; thin coloured print on white is well above it) is left alone; against an example
+    with no colour, the similarity is 0.5. Scores only go down, so the decision policy's
+    false-accept rate holds. Calibrated on validation look-alikes (``bench/palette.py``)."""
 
     margin: float = 0.08
     k: int = 5

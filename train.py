@@ -238,8 +238,7 @@ class AfterStep:
     def fit_to_budget(self, step: int) -> None:
         """Move the run's last step to where the measured speed meets the end of the time budget
         (decided on rank 0, the same on every rank); the schedule and the progress bar follow."""
-        decide = (lambda end: broadcast_object(end if self.env.is_main else None)) if self.env.distributed else None
-        if not self.length.fit(step, decide):
+        if not self.length.fit(step, self.agreed_end):
             return
         self.schedule.set_total(self.length.total)
         self.progress.total = self.length.end
@@ -247,6 +246,10 @@ class AfterStep:
         if self.env.is_main:
             budget_left = round(self.length.budget.left(), 1)
             self.log.write({"step": step, "total_steps": self.length.total, "budget_left_s": budget_left})
+
+    def agreed_end(self, end: int) -> int:
+        """Rank 0's end for every rank (a collective under DDP; one process: its own)."""
+        return broadcast_object(end if self.env.is_main else None)
 
     def validate(self, step: int) -> None:
         record = {}

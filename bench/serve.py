@@ -3,11 +3,12 @@
     python bench/serve.py [--requests 400] [--clients 1 4 16] [--batch-wait-ms 0 2] [--workers 1 2] [--json out.json]
 
 Starts ``serve.py`` (the shipped model and a copy of the sample register) on a free port of
-127.0.0.1 for each number of ``--workers`` and ``--batch-wait-ms`` setting, sends ``--requests`` POST /classify requests of one
-JPEG photo each from 1, 4 and 16 concurrent clients (threads with their own HTTP connection), and
-reports requests per second and p50 / p99 latency; then ``DocClassifier.classify_batch`` on the same
-photos in this process (files on disk, as infer.py reads them), as the ceiling. The photos are
-phone-like pictures of the register's types (data/samples.py's ``photo_of``) at about 1,200 px.
+127.0.0.1 for each number of ``--workers`` and each ``--batch-wait-ms`` setting, sends
+``--requests`` POST /classify requests of one JPEG photo each from 1, 4 and 16 concurrent clients
+(threads with their own HTTP connection), and reports requests per second and p50 / p99 latency;
+then ``DocClassifier.classify_batch`` on the same photos in this process (files on disk, as
+infer.py reads them), as the ceiling. The photos are phone-like pictures of the register's types
+(``data.photo.photo_of``) at about 1,200 px.
 """
 
 import argparse

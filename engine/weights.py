@@ -86,9 +86,9 @@ def init_from(model: nn.Module, init: str, neck: bool = True) -> str:
     blob = load_weights(path)
     resampled = ""
     if neck:
-        state = dict(blob["state_dict"])
-        resampled = _fit_squeeze_neck(state, model.body().state_dict())
-        load_model_weights(model.body(), state, path)
+        body, state = model.body(), dict(blob["state_dict"])
+        resampled = _fit_squeeze_neck(state, body.state_dict())
+        load_model_weights(body, state, path)
     else:
         state = {k.removeprefix("backbone."): v for k, v in blob["state_dict"].items() if k.startswith("backbone.")}
         load_model_weights(model.backbone, state, path)
@@ -110,7 +110,7 @@ def _fit_squeeze_neck(state: dict[str, torch.Tensor], ours: dict[str, torch.Tens
         return ""
     theirs, mine = state[SQUEEZE_FC], ours[SQUEEZE_FC]
     channels = ours["neck.squeeze.weight"].shape[0]
-    if theirs.shape == mine.shape or theirs.shape[0] != mine.shape[0] or theirs.shape[1] % channels:
+    if theirs.shape == mine.shape or theirs.shape[0] != mine.shape[0]:
         return ""  # the same size, or a mismatch load_model_weights names
 
     def side(features: int) -> int | None:
