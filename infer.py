@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from atomic import atomic_path
 from documents import (
@@ -202,7 +202,7 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
     """``image`` in ``mode``, EXIF orientation applied; ``draft`` may set up a file's decoder first.
     Every problem with a file is an ``InferError`` naming it."""
     if isinstance(image, Image.Image):
-        return ImageOps.exif_transpose(image).convert(mode)
+        return _upright(image).convert(mode)
     if hasattr(image, "read"):  # a file object (an upload in memory): decoded like a file, unnamed
         source, name = image, ""
     else:
@@ -217,7 +217,10 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
     try:
         with Image.open(source) as im:
             draft(im)
-            im = ImageOps.exif_transpose(im)
+            im = _upright(im)
+            if im.mode == mode:  # decoded straight into it (a colour JPEG as RGB): no copy to make
+                im.load()
+                return im
             return im.convert(mode)
     except PermissionError:
         raise InferError(f"{name}permission denied") from None
@@ -226,6 +229,14 @@ def _open(image: str | os.PathLike | Image.Image, mode: str, draft: Callable[[Im
     except (OSError, ValueError, SyntaxError) as e:  # PIL's "cannot identify", truncated data, bad headers
         reason = "not an image file" if "cannot identify" in str(e) else f"unreadable image ({e})"
         raise InferError(f"{name}{reason}") from None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; the image itself when it says nothing to do
+    (``ImageOps.exif_transpose`` would copy it anyway)."""
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in (0, 1):
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def pad_to_square(image: Image.Image) -> Image.Image:
@@ -669,6 +680,7 @@ class DocClassifier:
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
+        self._policy_memo: tuple | None = None  # (what the policy depends on, settings, table, policy)
         self.batch_size = batch_size
         self.read_threads = read_threads or os.cpu_count() or 1  # threads decoding image files
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
@@ -708,9 +720,19 @@ class DocClassifier:
     def policy(self) -> Policy:
         """The threshold and margin for the register as it is now: given ones first, then the
         register's settings file, then the model's table at the register's size (at ``fpr``, the
-        settings' or 0.02), then the model's single recorded threshold."""
+        settings' or 0.02), then the model's single recorded threshold. Worked out again only when
+        one of those changed (a query asks for it every time)."""
         size = len(self._grouped_bank()[2]) if len(self._owner) else 0
         s, table = self.settings, self.model.table
+        key = (size, self._threshold, self._fpr, self._margin)
+        memo = self._policy_memo
+        if memo is not None and memo[0] == key and memo[1] is s and memo[2] is table:
+            return memo[3]
+        policy = self._work_out_policy(size, s, table)
+        self._policy_memo = (key, s, table, policy)
+        return policy
+
+    def _work_out_policy(self, size: int, s: RegisterSettings, table) -> Policy:
         fpr = self._fpr if self._fpr is not None else s.fpr
         used_fpr = None
         if self._threshold is not None:

@@ -19,8 +19,9 @@ One ONNX Runtime session serves every request. The register is an immutable snap
 in at once, so a request sees the register before or after a change, never half of one. Every
 process re-checks the folder every ``--poll`` seconds, so several processes (``--workers``, or
 replicas over a shared folder) see a change made through any of them; the register cache is written
-by atomic rename, so two writers leave one whole cache. Concurrent requests' images are embedded in
-one model call (``--batch-wait-ms``). Torch-free: what the slim inference image has.
+by atomic rename, so two writers leave one whole cache. The images of concurrent requests are
+embedded together: whatever is waiting when the model is free goes through it in one call
+(``--batch-wait-ms`` to wait for more). Torch-free: what the slim inference image has.
 """
 
 import argparse
@@ -75,26 +76,28 @@ class ServiceError(Exception):
 
 
 class Batcher:
-    """Embeds preprocessed images for many request threads: the first image waits up to ``wait_ms``
-    for others, then all waiting (up to ``max_batch``) go through the model in one call. ``wait_ms``
-    0: each request's images alone, at once."""
+    """Embeds preprocessed images for many request threads, one model call at a time: whatever
+    images are waiting when the model is free (up to ``max_batch``) go through it in one call, so
+    batches grow with the load and a lone request waits for nobody. ``wait_ms`` > 0: the first image
+    also waits that long for others."""
 
     def __init__(self, model: OnnxModel, wait_ms: float, max_batch: int = 64):
         self.model, self.wait, self.max_batch = model, wait_ms / 1000, max_batch
         self._queue: list[tuple[np.ndarray, Future]] = []
         self._cond = threading.Condition()
         self.calls = 0  # model calls made (for /metrics)
-        if self.wait > 0:
-            threading.Thread(target=self._run, name="docclassifier-batcher", daemon=True).start()
+        self._closed = False
+        self.thread = threading.Thread(target=self._run, name="docclassifier-batcher", daemon=True)
+        self.thread.start()
 
     def embed(self, arrays: list[np.ndarray]) -> np.ndarray:
         if not arrays:
             return np.zeros((0, self.model.embed_dim), np.float32)
-        if self.wait <= 0:
-            self.calls += 1
-            return self.model(np.stack(arrays))
         futures = []
         with self._cond:
+            if self._closed:  # shutting down: no thread to hand them to
+                self.calls += 1
+                return self.model(np.stack(arrays))
             for a in arrays:
                 f: Future = Future()
                 self._queue.append((a, f))
@@ -102,11 +105,19 @@ class Batcher:
             self._cond.notify()
         return np.stack([f.result() for f in futures])
 
+    def close(self) -> None:
+        """The batcher's thread ends once the images already waiting are embedded."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._cond.wait()
+                if not self._queue:
+                    return
                 deadline = time.monotonic() + self.wait
                 while len(self._queue) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
@@ -224,7 +235,9 @@ class Service:
         if not self.register_dir.is_dir():
             raise InferError(f"{self.register_dir}: register folder not found")
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr, flush=True))
-        self.model = OnnxModel(model)
+        # One thread per model call: the model is a small part of a request (about 0.3 ms of 6), its
+        # calls come one at a time from the batcher, and the other cores decode uploads meanwhile.
+        self.model = OnnxModel(model, threads=1)
         self.batcher = Batcher(self.model, batch_wait_ms)
         self.max_upload = int(max_upload_mb * 1024 * 1024)
         self.limit = f"{max_upload_mb:g} MB"
@@ -267,6 +280,7 @@ class Service:
 
     def close(self) -> None:
         self._stop.set()
+        self.batcher.close()
 
     # ---- reading uploads
 
@@ -444,6 +458,44 @@ def unique_path(folder: Path, name: str) -> Path:
 # HTTP
 
 
+class MeasureAndLimit:
+    """ASGI middleware around every HTTP request: a body announced over the upload limit is refused
+    (413) before it is read, and each request is counted in the metrics by method, route and status,
+    with its time. Plain ASGI: Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per request."""
+
+    def __init__(self, app, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from fastapi.responses import JSONResponse
+
+        t0 = time.perf_counter()
+        status = 500  # what the client gets when the app fails before answering
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        try:
+            if length.isdigit() and int(length) > self.service.max_upload + 64 * 1024:
+                status = 413
+                message = f"request of {int(length) / 2**20:.1f} MB, over the {self.service.limit} limit"
+                await JSONResponse({"error": message}, status_code=413)(scope, receive, send)
+                return
+
+            async def send_and_note(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")  # set by the router on this same scope
+            path = route.path if route is not None else "unmatched"
+            self.service.metrics.observe(scope["method"], path, status, time.perf_counter() - t0)
+
+
 def create_app(service: Service, token: str | None = None, token_all: bool = False):
     from fastapi import FastAPI, File, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
@@ -461,21 +513,7 @@ def create_app(service: Service, token: str | None = None, token_all: bool = Fal
         if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise ServiceError(401, "a bearer token is required (Authorization: Bearer <token>)")
 
-    @app.middleware("http")
-    async def measure_and_limit(request: Request, call_next):
-        t0 = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > service.max_upload + 64 * 1024:
-            response = JSONResponse(
-                {"error": f"request of {int(length) / 2**20:.1f} MB, over the {service.limit} limit"},
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = route.path if route is not None else "unmatched"
-        service.metrics.observe(request.method, path, response.status_code, time.perf_counter() - t0)
-        return response
+    app.add_middleware(MeasureAndLimit, service=service)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, e: ServiceError):
@@ -654,8 +692,8 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-wait-ms",
         type=float,
         default=0.0,
-        help="wait up to this long to embed concurrent requests' images in one call (default 0: off; it did not "
-        "pay on a 2-core CPU, where the model is a small part of a request: BENCHMARKS.md)",
+        help="the first image waiting for the model also waits this long for others (default 0: the images "
+        "waiting when the model is free go in one call, and a lone request waits for nobody: BENCHMARKS.md)",
     )
     parser.add_argument("--poll", type=float, default=2.0, help="re-check the register folder every N s (0: never)")
     args = parser.parse_args(argv)

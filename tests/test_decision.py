@@ -15,7 +15,7 @@ import infer
 from conftest import ROOT
 from data import SyntheticDocuments
 from data.photo import photo_of
-from policy import DecisionTable
+from policy import DecisionTable, RegisterSettings
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +70,13 @@ def test_threshold_follows_the_register_size_and_fpr(table_model, tmp_path):
     large.unregister("type0")  # the register shrinks: so does the threshold's register size
     assert large.policy().size == 11 and large.threshold == pytest.approx(table.threshold(11, 0.02))
     assert infer.DocClassifier(table_model, tmp_path / "large", cache=False, threshold=0.5).threshold == 0.5
+    # the policy is kept between queries, and worked out again when what it depends on changes
+    assert large.policy() is large.policy()
+    large.threshold = 0.6
+    assert large.policy().threshold == 0.6 and large.policy().source == "given"
+    large.threshold = None
+    large.settings = RegisterSettings(margin=0.03)
+    assert large.policy().margin == 0.03 and large.threshold == pytest.approx(table.threshold(11, 0.02))
 
     proc = _cli(tmp_path / "large" / "type1.png", "--model", table_model, "--register", tmp_path / "large", "--json")
     doc = json.loads(proc.stdout)

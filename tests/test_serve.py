@@ -311,3 +311,37 @@ def test_cli_refuses_what_cannot_run(tmp_path):
     )
     proc = subprocess.run([sys.executable, "serve.py", "--token-all"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "--token-all needs a token" in proc.stderr
+
+
+def test_batcher_embeds_concurrent_images_as_one_at_a_time_would():
+    """Images handed in by many threads at once come back as the model gives them one by one (batching
+    only changes the summation order inside the network), each to its own caller; with a wait, the
+    images of requests arriving together go in fewer calls; after close, the batcher's thread ends
+    and an embed still gets an answer."""
+    import threading
+
+    import serve
+    from infer import OnnxModel
+
+    model = OnnxModel(ROOT / "assets" / "model.onnx", threads=1)
+    rng = np.random.default_rng(0)
+    size = model.preprocess.size
+    arrays = [rng.standard_normal((3, size, size)).astype(np.float32) for _ in range(32)]
+    alone = np.concatenate([model(a[None]) for a in arrays])
+    for wait_ms in (0.0, 200.0):
+        batcher = serve.Batcher(model, wait_ms=wait_ms)
+        together = threading.Barrier(16)
+
+        def request(i, batcher=batcher, together=together):
+            together.wait()
+            return batcher.embed(arrays[i : i + 2])
+
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(request, range(0, 32, 2)))
+        np.testing.assert_allclose(np.concatenate(got), alone, atol=1e-4)  # unit vectors, float32 sums
+        if wait_ms:
+            assert batcher.calls < 16  # requests released together shared calls
+        batcher.close()
+        batcher.thread.join(timeout=10)
+        assert not batcher.thread.is_alive()
+        np.testing.assert_allclose(batcher.embed(arrays[:3]), alone[:3], atol=1e-4)
