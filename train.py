@@ -18,7 +18,6 @@ from typing import Optional
 
 import torch
 from argparse_dataclass import ArgumentParser
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -26,7 +25,7 @@ from configs import Config, ConfigError, available_configs, config_from_dict, lo
 from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
 from engine.budget import RunLength, TimeBudget
 from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, seed_everything, set_rng_state
-from engine.distributed import DistEnv, broadcast_object, init_distributed, shutdown_distributed
+from engine.distributed import DistEnv, broadcast_object, data_parallel, init_distributed, shutdown_distributed
 from engine.ema import WeightEMA
 from engine.loop import NonFiniteError, StepLoop, build_optimizer, grad_scaler, memory_format
 from engine.metrics import JsonlLog
@@ -164,12 +163,11 @@ def build_training(
         if env.is_main:
             print(started_from)
     model = model.to(env.device)
-    _, head = model.training_parts()
     optimizer = build_optimizer(model, cfg.optim)
     o = cfg.optim
     schedule = WarmupDecay(total_steps, o.warmup_steps, o.schedule, o.min_lr_ratio, o.poly_power)
     parts = TrainingParts(
-        model, head, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), grad_scaler(env.device, tc.amp)
+        model, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), grad_scaler(env.device, tc.amp)
     )
     step = 0
     if ckpt is not None:
@@ -191,12 +189,9 @@ def build_training(
 
 
 def distributed_module(parts: TrainingParts, env: DistEnv, tc) -> torch.nn.Module:
-    """What the step loop runs: DDP averages the gradients of what it wraps, all of the model, or
-    with a sharded head (whose rows differ per rank) the backbone and neck only."""
-    train_model, _ = parts.model.training_parts()
-    if env.distributed:
-        device_ids = [env.device.index] if env.device.type == "cuda" else None
-        train_model = DistributedDataParallel(train_model, device_ids=device_ids)
+    """What the step loop runs: the model, in DDP when distributed, which averages the gradients of
+    every parameter but a sharded head's (whose rows differ per rank: ``sharded_parameters``)."""
+    train_model = data_parallel(parts.model, env)
     return torch.compile(train_model) if tc.compile else train_model
 
 
@@ -275,13 +270,9 @@ class AfterStep:
 
 
 def describe(cfg: Config, env: DistEnv, parts: TrainingParts, num_classes: int, images: int, run_dir: Path, step: int):
-    n_params = sum(p.numel() for p in parts.model.parameters())
-    sharded = ""
-    if parts.head is not None:
-        n_params += (num_classes - len(parts.head.weight)) * parts.head.weight.shape[1]
-        sharded = f" (PartialFC: {len(parts.head.weight)} of them on this rank, sample_rate {parts.head.sample_rate})"
+    n_params = parts.model.parameter_count()
     print(
-        f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {num_classes} classes{sharded}, "
+        f"{cfg.name}: {n_params / 1e6:.2f}M parameters, {num_classes} classes{parts.model.head.describe()}, "
         f"{images} images/epoch, {env.world_size} process(es) on {env.device}, amp={cfg.train.amp}; "
         f"run folder {run_dir}" + (f"; resuming at step {step}" if step else ""),
         flush=True,
@@ -325,7 +316,7 @@ def run(argv: list[str]) -> TrainResult:
         cfg.optim.grad_clip,
         log,
         progress,
-        parts.head,
+        list(parts.model.sharded_parameters().values()),
     )
     try:
         while step < length.end:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from configs import load_config  # noqa: E402
-from engine.distributed import DistEnv  # noqa: E402
+from engine.distributed import DistEnv, data_parallel  # noqa: E402
 from engine.loop import StepLoop, build_optimizer, grad_scaler, memory_format  # noqa: E402
 from models import build_model  # noqa: E402
 
@@ -69,12 +69,18 @@ def rank_main(rank: int, world: int, store: str, spec: dict, out: str) -> None:
         optimizer = build_optimizer(model, cfg.optim)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
         env = DistEnv(rank, world, 0, torch.device("cpu"))
-        body, head = model.training_parts()
-        if world > 1:
-            body = torch.nn.parallel.DistributedDataParallel(body)
+        sharded = list(model.sharded_parameters().values())
         cfg.train.log_every_steps = 10**9
         loop = StepLoop(
-            body, optimizer, scheduler, grad_scaler(env.device, "off"), env, cfg.train, 5.0, None, head=head
+            data_parallel(model, env),
+            optimizer,
+            scheduler,
+            grad_scaler(env.device, "off"),
+            env,
+            cfg.train,
+            5.0,
+            None,
+            sharded=sharded,
         )
         g = torch.Generator().manual_seed(rank)
         images = torch.randn(spec["batch"], 3, cfg.data.image_size, cfg.data.image_size, generator=g)
@@ -95,12 +101,12 @@ def rank_main(rank: int, world: int, store: str, spec: dict, out: str) -> None:
             "head_gib": 4 * centres.numel() * centres.element_size() / 2**30,
             "centres_here": len(centres),
         }
-        if head is not None:  # what train.py's checkpoint does: all rows of centres and moments on rank 0
+        if sharded:  # what train.py's checkpoint does: all rows of centres and moments on rank 0
             if world > 1:
                 dist.barrier()
             start = time.perf_counter()
-            full = head.full_weight(dst=0)
-            state = head.full_optimizer_state(optimizer, dst=0)
+            full = model.head.full_weight(dst=0)
+            state = model.head.full_optimizer_state(optimizer, dst=0)
             record["gather_s"] = time.perf_counter() - start
             record["peak_rss_after_gather_gib"] = peak_rss_gib()
             del full, state

@@ -100,3 +100,16 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def data_parallel(model: torch.nn.Module, env: DistEnv) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when ``env`` is distributed (the model itself
+    otherwise). Parameters whose values differ per rank, named by the model's
+    ``sharded_parameters()`` (a sharded head's rows), are left out: DDP neither broadcasts nor
+    averages them."""
+    if not env.distributed:
+        return model
+    sharded = getattr(model, "sharded_parameters", dict)()
+    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, list(sharded))
+    device_ids = [env.device.index] if env.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)

@@ -9,11 +9,10 @@ from contextlib import nullcontext
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from engine.distributed import DistEnv
-from engine.metrics import JsonlLog, Throughput, top1_correct
+from engine.metrics import JsonlLog, Throughput
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -95,9 +94,9 @@ def clip_sharded_grad_norm_(
 class StepLoop:
     """Runs optimizer steps over an iterator of batches; logs on rank 0; calls ``on_step`` after each.
 
-    ``model(images, labels)`` gives logits; or, with ``head`` (a PartialFC head, kept out of DDP
-    because its rows differ per rank), ``model(images)`` gives embeddings and
-    ``head.loss_and_correct(embeddings, labels)`` the loss.
+    ``model(images, labels)`` gives the loss and the number of rows whose class came first.
+    ``sharded``: those of its parameters whose values differ per rank (a sharded head's rows, which
+    DDP leaves alone): the gradient norm sums them over ranks.
     """
 
     def __init__(
@@ -111,10 +110,9 @@ class StepLoop:
         grad_clip: float,
         log: JsonlLog | None,
         progress=None,
-        head: nn.Module | None = None,
+        sharded: list[nn.Parameter] | None = None,
     ):
         self.model = model
-        self.head = head
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.scaler = scaler
@@ -124,9 +122,9 @@ class StepLoop:
         self.log = log
         self.progress = progress
         self.memory_format = memory_format(train_cfg)
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        # A sharded head's rows differ per rank: its gradient norm is summed across ranks.
-        self.sharded = [p for p in head.parameters() if p.requires_grad] if head is not None else []
+        self.sharded = [p for p in sharded or [] if p.requires_grad]
+        mine = {id(p) for p in self.sharded}
+        self.params = [p for p in model.parameters() if p.requires_grad and id(p) not in mine]
         self._reset_meters()
         self.nonfinite_run = 0  # consecutive skipped steps
         self.throughput = Throughput()
@@ -153,12 +151,7 @@ class StepLoop:
                 sync = nullcontext() if (not ddp or micro == accum - 1) else self.model.no_sync()
                 with sync:
                     with autocast(self.env.device, self.cfg.amp):
-                        if self.head is None:
-                            logits = self.model(images, labels)
-                        else:
-                            loss, correct = self.head.loss_and_correct(self.model(images), labels)
-                    if self.head is None:
-                        loss, correct = F.cross_entropy(logits, labels), top1_correct(logits, labels)
+                        loss, correct = self.model(images, labels)
                     self.scaler.scale(loss / accum).backward()
                 self.sums += torch.stack(
                     [

@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 class JsonlLog:
     """Appends one JSON object per line; on resume, drops lines past the checkpoint's step.
@@ -52,11 +50,6 @@ def _step_of(line: str) -> float:
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-@torch.no_grad()
-def top1_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return (logits.argmax(1) == labels).sum()
 
 
 class Throughput:

@@ -24,12 +24,11 @@ class CheckpointWriteError(OSError):
 
 @dataclass
 class TrainingParts:
-    """What a checkpoint holds the state of. ``head``: a PartialFC head (this rank's rows of the
-    class centres), or None when the head is part of ``model``. ``ema``: the moving average of the
+    """What a checkpoint holds the state of: the model (its head holding all class centres, or this
+    rank's rows of them), optimizer, schedule, scaler, and ``ema``, the moving average of the
     backbone and neck, kept on rank 0 only."""
 
     model: nn.Module
-    head: nn.Module | None
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     scaler: Any  # torch.amp.GradScaler
@@ -43,10 +42,10 @@ def save_training_state(path: Path, parts: TrainingParts, env: DistEnv, record: 
     previous checkpoint whole and raises ``CheckpointWriteError`` saying so."""
     average_buffers(parts.model)
     rngs = all_gather_objects(rng_state())  # every rank's stream, so resume is exact
-    weights, optimizer_state = parts.model.state_dict(), parts.optimizer.state_dict()
-    if parts.head is not None:  # all classes' rows, gathered on rank 0
-        weights["head.weight"] = parts.head.full_weight(dst=0)
-        optimizer_state = parts.head.full_optimizer_state(parts.optimizer, dst=0)
+    head = parts.model.head
+    weights = parts.model.state_dict()
+    weights["head.weight"] = head.full_weight(dst=0)  # all classes' rows (gathered on rank 0 when sharded)
+    optimizer_state = head.full_optimizer_state(parts.optimizer, dst=0)
     if not env.is_main:
         return
     state = {
@@ -70,18 +69,15 @@ def save_training_state(path: Path, parts: TrainingParts, env: DistEnv, record: 
 
 def restore_training_state(ckpt: dict[str, Any], path: Path, parts: TrainingParts, num_classes: int) -> int:
     """Load a checkpoint into ``parts`` (the moving average apart: ``WeightEMA.load_state_dict``),
-    a sharded head taking its rows of the centres and their optimizer state; returns its step.
+    the head taking its rows of the centres and their optimizer state; returns its step.
     A checkpoint of another number of classes, or of another model, is one line naming the file."""
     if ckpt["num_classes"] != num_classes:
         raise ConfigError(f"the checkpoint's head has {ckpt['num_classes']} classes, the data has {num_classes}")
-    state = ckpt["model"]
-    if parts.head is not None and "head.weight" in state:
-        state = {**state, "head.weight": parts.head.shard_rows(state["head.weight"])}
+    state, head = ckpt["model"], parts.model.head
+    if "head.weight" in state:  # this rank's rows, however many ranks saved them
+        state = {**state, "head.weight": head.shard_rows(state["head.weight"])}
     load_model_weights(parts.model, state, path)
-    if parts.head is not None:
-        parts.head.load_optimizer_state(parts.optimizer, ckpt["optimizer"])
-    else:
-        parts.optimizer.load_state_dict(ckpt["optimizer"])
+    head.load_optimizer_state(parts.optimizer, ckpt["optimizer"])
     parts.scheduler.load_state_dict({**ckpt["scheduler"], "lr_lambdas": [None] * len(parts.optimizer.param_groups)})
     parts.scaler.load_state_dict(ckpt["scaler"])
     return ckpt["step"]

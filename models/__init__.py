@@ -7,25 +7,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.backbone import TimmBackbone, build_backbone
-from models.heads import ArcFaceHead, CosFaceHead, NormSoftmaxHead, build_head
+from models.heads import ArcFace, CosFace, MarginHead, NoMargin, build_head, build_margin
 from models.lcnet import LCNet, lcnet
 from models.neck import PoolNeck, SqueezeNeck
 from models.partial_fc import PartialFC
 
 __all__ = [
-    "ArcFaceHead",
-    "CosFaceHead",
+    "ArcFace",
+    "CosFace",
     "DocClassifierNet",
     "EmbeddingBody",
     "EmbeddingModel",
     "LCNet",
-    "NormSoftmaxHead",
+    "MarginHead",
+    "NoMargin",
     "PartialFC",
     "PoolNeck",
     "SqueezeNeck",
     "TimmBackbone",
     "build_backbone",
     "build_head",
+    "build_margin",
     "build_model",
     "lcnet",
 ]
@@ -57,13 +59,15 @@ class EmbeddingBody(nn.Module):
 
 
 class DocClassifierNet(nn.Module):
-    """Training module: backbone → neck → embedding, then a margin head giving fp32 logits (or,
-    for a PartialFC head, which never holds all classes' logits, the loss).
+    """Training module: backbone → neck → embedding, then a margin head:
+    ``net(images, labels) -> (loss, correct)`` whatever the head (``MarginHead``, or ``PartialFC``
+    holding this rank's shard of the class centres).
 
-    One module, wrapped once in DDP; ``embedding_model()`` and ``body()`` share its backbone and neck.
+    One module, wrapped once in DDP (a sharded head's parameters left out of it:
+    ``sharded_parameters``); ``embedding_model()`` and ``body()`` share its backbone and neck.
     """
 
-    def __init__(self, backbone: nn.Module, neck: nn.Module, head: NormSoftmaxHead | PartialFC):
+    def __init__(self, backbone: nn.Module, neck: nn.Module, head: MarginHead | PartialFC):
         super().__init__()
         self.backbone = backbone
         self.neck = neck
@@ -73,7 +77,7 @@ class DocClassifierNet(nn.Module):
         """Unnormalised embedding (what the head sees)."""
         return self.neck(self.backbone(images))
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.embed(images), labels)
 
     def embedding_model(self) -> EmbeddingModel:
@@ -82,10 +86,17 @@ class DocClassifierNet(nn.Module):
     def body(self) -> EmbeddingBody:
         return EmbeddingBody(self.backbone, self.neck)
 
-    def training_parts(self) -> tuple[nn.Module, PartialFC | None]:
-        """What DDP wraps and the loop runs, and the head to run after it outside DDP: the whole
-        module and None, or for a PartialFC head (rows differ per rank) the body and the head."""
-        return (self.body(), self.head) if isinstance(self.head, PartialFC) else (self, None)
+    def sharded_parameters(self) -> dict[str, nn.Parameter]:
+        """Parameters whose values differ from rank to rank (a sharded head's rows), by name: DDP
+        must neither broadcast nor average them, and the gradient norm sums them over ranks."""
+        if not self.head.sharded:
+            return {}
+        return {f"head.{name}": p for name, p in self.head.named_parameters()}
+
+    def parameter_count(self) -> int:
+        """Parameters of the whole model, every class centre counted once however they are sharded."""
+        head = sum(p.numel() for p in self.head.parameters())
+        return sum(p.numel() for p in self.parameters()) - head + self.head.num_classes * self.head.weight.shape[1]
 
 
 @torch.no_grad()
@@ -115,10 +126,9 @@ def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNe
         )
     else:
         neck = PoolNeck(channels, model_cfg.embed_dim, norm=model_cfg.neck_norm, dropout=model_cfg.dropout)
+    rule = build_margin(model_cfg.head, model_cfg.margin)
     if model_cfg.partial_fc:  # sharded over the ranks of the initialised process group, if any
-        head = PartialFC(
-            model_cfg.embed_dim, num_classes, model_cfg.head, model_cfg.scale, model_cfg.margin, model_cfg.sample_rate
-        )
+        head = PartialFC(model_cfg.embed_dim, num_classes, rule, model_cfg.scale, model_cfg.sample_rate)
     else:
-        head = build_head(model_cfg.head, model_cfg.embed_dim, num_classes, model_cfg.scale, model_cfg.margin)
+        head = MarginHead(model_cfg.embed_dim, num_classes, rule, model_cfg.scale)
     return DocClassifierNet(backbone, neck, head)

@@ -1,4 +1,5 @@
-"""Margin heads: class centres as a (num_classes, embed_dim) weight, logits = s · margin(cos θ).
+"""Margin heads: class centres as a (num_classes, embed_dim) weight and a weightless margin rule,
+logits = s · rule(cos θ); a head answers ``(embeddings, labels) -> (loss, correct)``.
 
 Logits are computed in fp32 even under autocast: cosines near ±1 and a scale of 64 leave no room
 for bf16's 8-bit mantissa.
@@ -31,77 +32,128 @@ def init_class_centres_(weight: torch.Tensor, start: int = 0, num_classes: int |
             weight[a - start : b - start] = chunk[a - lo : b - lo]
 
 
-class NormSoftmaxHead(nn.Module):
-    """Normalised softmax: logits = s · cos θ (no margin)."""
+# ---- margin rules: weightless, (cosines, labels) → cosines with each row's true class shifted
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 64.0):
-        super().__init__()
-        self.scale = scale
-        self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
-        init_class_centres_(self.weight)
 
-    def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
-        return F.linear(F.normalize(embeddings.float(), dim=1), F.normalize(self.weight.float(), dim=1))
+class NoMargin:
+    """Normalised softmax: logits = s · cos θ."""
 
-    def apply_margin(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    margin = 0.0
+
+    def __call__(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cos
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        with torch.autocast(embeddings.device.type, enabled=False):
-            cos = self.cosine(embeddings)
-            if labels is not None:
-                cos = self.apply_margin(cos, labels)
-            return self.scale * cos
-
-    def extra_repr(self) -> str:
-        n, d = self.weight.shape
-        return f"embed_dim={d}, num_classes={n}, scale={self.scale}"
+    def __repr__(self) -> str:
+        return "NoMargin()"
 
 
-class CosFaceHead(NormSoftmaxHead):
+class CosFace:
     """CosFace (Wang et al. 2018): target logit s · (cos θ − m)."""
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.4):
-        super().__init__(embed_dim, num_classes, scale)
+    def __init__(self, margin: float = 0.4):
         self.margin = margin
 
-    def apply_margin(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def __call__(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cos - self.margin * F.one_hot(labels, cos.shape[1]).to(cos.dtype)
 
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", margin={self.margin}"
+    def __repr__(self) -> str:
+        return f"CosFace(margin={self.margin})"
 
 
-class ArcFaceHead(NormSoftmaxHead):
+class ArcFace:
     """ArcFace (Deng et al. 2019): target logit s · cos(θ + m).
 
     Past θ = π − m, cos(θ + m) would rise again; there the target logit continues as
     cos θ − m·sin m, which keeps it decreasing in θ (insightface's non-"easy" margin).
     """
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.5):
-        super().__init__(embed_dim, num_classes, scale)
+    def __init__(self, margin: float = 0.5):
         self.margin = margin
         self.cos_m, self.sin_m = math.cos(margin), math.sin(margin)
         self.threshold = math.cos(math.pi - margin)
         self.fallback = math.sin(math.pi - margin) * margin
 
-    def apply_margin(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def __call__(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         target = cos.gather(1, labels[:, None])
         sin = torch.sqrt((1.0 - target * target).clamp(min=0.0))
         shifted = target * self.cos_m - sin * self.sin_m
         shifted = torch.where(target > self.threshold, shifted, target - self.fallback)
         return cos.scatter(1, labels[:, None], shifted)
 
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", margin={self.margin}"
+    def __repr__(self) -> str:
+        return f"ArcFace(margin={self.margin})"
 
 
-def build_head(kind: str, embed_dim: int, num_classes: int, scale: float, margin: float) -> NormSoftmaxHead:
+def build_margin(kind: str, margin: float) -> NoMargin | CosFace | ArcFace:
     if kind == "cosface":
-        return CosFaceHead(embed_dim, num_classes, scale, margin)
+        return CosFace(margin)
     if kind == "arcface":
-        return ArcFaceHead(embed_dim, num_classes, scale, margin)
+        return ArcFace(margin)
     if kind == "softmax":
-        return NormSoftmaxHead(embed_dim, num_classes, scale)
+        return NoMargin()
     raise ValueError(f"unknown head '{kind}' (cosface, arcface, softmax)")
+
+
+# ---- the head: class centres and a rule
+
+
+class MarginHead(nn.Module):
+    """Every class centre on every rank: ``head(embeddings, labels) -> (loss, correct)``, the mean
+    margin-softmax cross-entropy and how many rows have their class as the top logit.
+
+    Under DDP it is averaged with the body like any replicated parameter. ``PartialFC``
+    (models/partial_fc.py) answers the same call and the same checkpoint methods with a shard of the
+    centres per rank, so training code never asks which head it has.
+    """
+
+    sharded = False  # the centres' rows are the same on every rank
+
+    def __init__(self, embed_dim: int, num_classes: int, rule=None, scale: float = 64.0):
+        super().__init__()
+        self.rule = rule if rule is not None else NoMargin()
+        self.scale = scale
+        self.num_classes = num_classes
+        self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
+        init_class_centres_(self.weight)
+
+    def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.normalize(embeddings.float(), dim=1), F.normalize(self.weight.float(), dim=1))
+
+    def logits(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """fp32 logits s · cos θ, with the margin on each row's class when ``labels`` are given."""
+        with torch.autocast(embeddings.device.type, enabled=False):
+            cos = self.cosine(embeddings)
+            if labels is not None:
+                cos = self.rule(cos, labels)
+            return self.scale * cos
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(embeddings.device.type, enabled=False):
+            logits = self.logits(embeddings, labels)
+            return F.cross_entropy(logits, labels), (logits.argmax(1) == labels).sum()
+
+    # A checkpoint holds all classes' rows and their optimizer state, whatever the head.
+
+    def full_weight(self, dst: int | None = None) -> torch.Tensor:
+        return self.weight.detach()
+
+    def shard_rows(self, full: torch.Tensor) -> torch.Tensor:
+        return full
+
+    def full_optimizer_state(self, optimizer: torch.optim.Optimizer, dst: int | None = None) -> dict:
+        return optimizer.state_dict()
+
+    def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
+        optimizer.load_state_dict(state)
+
+    def describe(self) -> str:
+        """What a run's first line says of the head beyond its class count ('' for this one)."""
+        return ""
+
+    def extra_repr(self) -> str:
+        n, d = self.weight.shape
+        return f"embed_dim={d}, num_classes={n}, scale={self.scale}, rule={self.rule}"
+
+
+def build_head(kind: str, embed_dim: int, num_classes: int, scale: float, margin: float) -> MarginHead:
+    return MarginHead(embed_dim, num_classes, build_margin(kind, margin), scale)

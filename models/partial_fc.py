@@ -23,7 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import build_head, init_class_centres_
+from .heads import NoMargin, init_class_centres_
 
 
 def shard_bounds(num_classes: int, world_size: int) -> list[int]:
@@ -107,20 +107,22 @@ class _ShardedCrossEntropy(torch.autograd.Function):
 
 
 class PartialFC(nn.Module):
-    """Sharded, sampled margin head: ``forward(embeddings, labels) -> loss`` on every rank.
+    """Sharded, sampled margin head: ``forward(embeddings, labels) -> (loss, correct)`` on every rank,
+    the call ``MarginHead`` answers, with a weightless margin ``rule`` (models/heads.py).
 
     ``weight`` holds this rank's classes (``self.start`` to ``self.end - 1``). ``sample_rate`` < 1
     keeps every class of the global batch that lives in the shard and draws the rest at random, up
     to ``ceil(sample_rate × shard size)`` rows per step.
     """
 
+    sharded = True  # each rank holds its own rows: kept out of DDP, its gradient norm summed over ranks
+
     def __init__(
         self,
         embed_dim: int,
         num_classes: int,
-        kind: str = "cosface",
+        rule=None,
         scale: float = 64.0,
-        margin: float = 0.4,
         sample_rate: float = 1.0,
     ):
         super().__init__()
@@ -135,9 +137,8 @@ class PartialFC(nn.Module):
         # This rank's rows of the plain head's initial matrix: the same start on any number of ranks.
         self.weight = nn.Parameter(torch.empty(self.end - self.start, embed_dim))
         init_class_centres_(self.weight, self.start, num_classes)
-        # The margin rule (cosface / arcface / softmax) and its scale; it has no rows of its own.
-        self.margin_rule = build_head(kind, embed_dim, 0, scale, margin)
-        del self.margin_rule.weight
+        self.rule = rule if rule is not None else NoMargin()
+        self.scale = scale
         self.last_index: torch.Tensor | None = None  # shard rows scored in the last step (tests read it)
 
     def sample(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,13 +159,10 @@ class PartialFC(nn.Module):
         target[mine] = position[local[mine]]
         return index, target
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The mean margin-softmax loss over the global batch (the same on every rank)."""
-        return self.loss_and_correct(embeddings, labels)[0]
-
-    def loss_and_correct(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The loss, and how many of *this rank's* rows have their class as the top logit (among the
-        classes scored this step: all of them, or the sampled ones when ``sample_rate`` < 1)."""
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean margin-softmax loss over the global batch (the same on every rank), and how many
+        of *this rank's* rows have their class as the top logit (among the classes scored this step:
+        all of them, or the sampled ones when ``sample_rate`` < 1)."""
         with torch.autocast(embeddings.device.type, enabled=False):
             embeddings = embeddings.float()
             start, count = 0, len(labels)
@@ -183,8 +181,8 @@ class PartialFC(nn.Module):
             rows = torch.nonzero(target >= 0).squeeze(1)
             if len(rows):
                 cos = cos.clone()
-                cos[rows] = self.margin_rule.apply_margin(cos[rows], target[rows])
-            loss, correct = _ShardedCrossEntropy.apply(self.margin_rule.scale * cos, target, self.distributed)
+                cos[rows] = self.rule(cos[rows], target[rows])
+            loss, correct = _ShardedCrossEntropy.apply(self.scale * cos, target, self.distributed)
             return loss, correct[start : start + count].sum()
 
     def _shard_sizes(self) -> list[int]:
@@ -256,9 +254,12 @@ class PartialFC(nn.Module):
             state = {**state, "state": {**state["state"], entry: rows}}
         optimizer.load_state_dict(state)
 
+    def describe(self) -> str:
+        """What a run's first line says of the head beyond its class count."""
+        return f" (PartialFC: {len(self.weight)} of them on this rank, sample_rate {self.sample_rate})"
+
     def extra_repr(self) -> str:
-        rule = self.margin_rule
         return (
             f"classes {self.start}..{self.end - 1} of {self.num_classes} (rank {self.rank} of {self.world_size}), "
-            f"sample_rate={self.sample_rate}, {type(rule).__name__} scale={rule.scale}, margin={getattr(rule, 'margin', 0)}"
+            f"sample_rate={self.sample_rate}, scale={self.scale}, rule={self.rule}"
         )

@@ -28,16 +28,15 @@ def test_amp_step_runs_and_loss_falls_on_a_tiny_problem(amp, partial_fc):
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     env = DistEnv(0, 1, 0, torch.device("cpu"))
-    # A PartialFC head is kept out of what DDP would wrap: the loop runs the body, then the head.
-    body, head = model.training_parts()
-    assert (head is not None) == partial_fc
+    # A PartialFC head's rows are its rank's own: DDP would leave them out, the gradient norm sums them.
+    sharded = list(model.sharded_parameters().values())
+    assert bool(sharded) == partial_fc
     scaler = grad_scaler(env.device, amp)
-    loop = StepLoop(body, optimizer, scheduler, scaler, env, cfg.train, 5.0, None, head=head)
+    loop = StepLoop(model, optimizer, scheduler, scaler, env, cfg.train, 5.0, None, sharded=sharded)
 
     def loss() -> float:
         with torch.no_grad():
-            out = model(*batch)  # PartialFC gives the loss itself, the plain head logits
-            return (out if partial_fc else torch.nn.functional.cross_entropy(out, batch[1])).item()
+            return model(*batch)[0].item()  # (loss, correct) whatever the head
 
     before = loss()
     loop.run(iter([batch] * 25), 25, 0, 0, on_step=lambda s: None)
@@ -150,8 +149,9 @@ class _LinearClassifier(torch.nn.Module):
         super().__init__()
         self.fc = torch.nn.Linear(12, 5)
 
-    def forward(self, images, labels=None):
-        return self.fc(images.flatten(1))
+    def forward(self, images, labels):  # what the step loop asks of a model: (loss, correct)
+        logits = self.fc(images.flatten(1))
+        return torch.nn.functional.cross_entropy(logits, labels), (logits.argmax(1) == labels).sum()
 
 
 @pytest.mark.parametrize("optim", ["adamw", "sgd"])

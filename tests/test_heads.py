@@ -1,15 +1,15 @@
-"""Margin heads against hand computation."""
+"""Margin heads and their weightless margin rules against hand computation."""
 
 import math
 
 import pytest
 import torch
 
-from models import ArcFaceHead, CosFaceHead, NormSoftmaxHead, build_head
+from models import ArcFace, CosFace, MarginHead, NoMargin, build_head
 
 
-def _head(cls, **kw):
-    head = cls(embed_dim=2, num_classes=3, **kw)
+def _head(rule, scale):
+    head = MarginHead(embed_dim=2, num_classes=3, rule=rule, scale=scale)
     with torch.no_grad():
         # Class centres at 0°, 90° and 180° (lengths do not matter: they are normalised).
         head.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0]]))
@@ -26,41 +26,46 @@ def test_weight_layout_is_classes_by_dim():
 
 
 def test_softmax_is_scaled_cosine():
-    logits = _head(NormSoftmaxHead, scale=10.0)(EMB, torch.tensor([1]))
+    logits = _head(NoMargin(), scale=10.0).logits(EMB, torch.tensor([1]))
     torch.testing.assert_close(logits, torch.tensor([[10 * c for c in COS]]))
 
 
 def test_cosface_subtracts_margin_from_target_only():
-    head = _head(CosFaceHead, scale=64.0, margin=0.4)
-    logits = head(EMB, torch.tensor([1]))
+    head = _head(CosFace(0.4), scale=64.0)
+    logits = head.logits(EMB, torch.tensor([1]))
     expected = [64 * COS[0], 64 * (COS[1] - 0.4), 64 * COS[2]]
     torch.testing.assert_close(logits, torch.tensor([expected]))
     # Without labels (evaluation): no margin anywhere.
-    torch.testing.assert_close(head(EMB), torch.tensor([[64 * c for c in COS]]))
+    torch.testing.assert_close(head.logits(EMB), torch.tensor([[64 * c for c in COS]]))
 
 
 def test_arcface_adds_angular_margin():
-    head = _head(ArcFaceHead, scale=64.0, margin=0.5)
-    logits = head(EMB, torch.tensor([0]))  # target at θ = 60°
+    head = _head(ArcFace(0.5), scale=64.0)
+    logits = head.logits(EMB, torch.tensor([0]))  # target at θ = 60°
     expected = [64 * math.cos(math.pi / 3 + 0.5), 64 * COS[1], 64 * COS[2]]
     torch.testing.assert_close(logits, torch.tensor([expected]))
 
 
 def test_arcface_past_pi_minus_m_stays_monotonic():
-    head = _head(ArcFaceHead, scale=1.0, margin=0.5)
-    logits = head(EMB, torch.tensor([2]))  # θ = 120° < π − m: the cos(θ + m) branch
+    head = _head(ArcFace(0.5), scale=1.0)
+    logits = head.logits(EMB, torch.tensor([2]))  # θ = 120° < π − m: the cos(θ + m) branch
     torch.testing.assert_close(logits[0, 2], torch.tensor(math.cos(2 * math.pi / 3 + 0.5)))
     far = torch.tensor([[-1.0, 0.01]])  # θ ≈ 179.4° to class 0: beyond π − m
     cos0 = far[0, 0] / far.norm()
     expected = cos0 - math.sin(math.pi - 0.5) * 0.5
-    torch.testing.assert_close(head(far, torch.tensor([0]))[0, 0], expected.float())
+    torch.testing.assert_close(head.logits(far, torch.tensor([0]))[0, 0], expected.float())
 
 
 @pytest.mark.parametrize("kind", ["cosface", "arcface", "softmax"])
 def test_logits_are_fp32_under_bf16_autocast(kind):
     head = build_head(kind, 16, 10, 64.0, 0.4)
-    emb = torch.randn(4, 16)
+    emb, labels = torch.randn(4, 16), torch.arange(4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = head(emb.bfloat16(), torch.arange(4))
-    assert logits.dtype == torch.float32
-    torch.testing.assert_close(logits, head(emb.bfloat16().float(), torch.arange(4)))
+        logits = head.logits(emb.bfloat16(), labels)
+        loss, correct = head(emb.bfloat16(), labels)
+    assert logits.dtype == loss.dtype == torch.float32
+    reference = head.logits(emb.bfloat16().float(), labels)
+    torch.testing.assert_close(logits, reference)
+    # The head's answer: the cross-entropy of those logits, and how many rows have their class first.
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(reference, labels))
+    assert int(correct) == int((reference.argmax(1) == labels).sum())

@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from models.heads import build_head
+from models.heads import build_head, build_margin
 from models.partial_fc import PartialFC, shard_bounds
 
 EMBED, CLASSES = 16, 11
@@ -31,7 +31,7 @@ def _reference(kind: str):
     head = build_head(kind, EMBED, CLASSES, scale=16.0, margin=0.3)
     head.weight.data.copy_(weight)
     x = embeddings.clone().requires_grad_(True)
-    loss = F.cross_entropy(head(x, labels), labels)
+    loss = F.cross_entropy(head.logits(x, labels), labels)
     loss.backward()
     optimizer = torch.optim.AdamW(head.parameters(), lr=0.1)
     optimizer.step()
@@ -47,10 +47,10 @@ def test_shard_bounds_cover_every_class_once():
 @pytest.mark.parametrize("kind", ["cosface", "arcface", "softmax"])
 def test_one_process_equals_the_plain_head(kind):
     embeddings, labels, weight = _problem(kind)
-    head = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
+    head = PartialFC(EMBED, CLASSES, build_margin(kind, 0.3), scale=16.0)
     head.weight.data.copy_(weight)
     x = embeddings.clone().requires_grad_(True)
-    loss = head(x, labels)
+    loss, _ = head(x, labels)
     loss.backward()
     ref_loss, ref_x, ref_w, _ = _reference(kind)
     torch.testing.assert_close(loss, ref_loss)
@@ -60,14 +60,14 @@ def test_one_process_equals_the_plain_head(kind):
 
 def test_sampling_keeps_every_positive_and_the_loss_over_them():
     torch.manual_seed(0)
-    head = PartialFC(EMBED, 1000, "cosface", scale=16.0, margin=0.3, sample_rate=0.1)
+    head = PartialFC(EMBED, 1000, build_margin("cosface", 0.3), scale=16.0, sample_rate=0.1)
     embeddings, labels = torch.randn(64, EMBED), torch.randint(0, 1000, (64,))
     for _ in range(5):
-        loss = head(embeddings, labels)
+        loss, _ = head(embeddings, labels)
         index = head.last_index
         assert len(index) == 100 and set(labels.tolist()) <= set(index.tolist())
         assert torch.isfinite(loss)
-    many = PartialFC(EMBED, 50, "cosface", sample_rate=0.1)  # more positives than the sampled share
+    many = PartialFC(EMBED, 50, build_margin("cosface", 0.4), sample_rate=0.1)  # more positives than the sampled share
     many(torch.randn(64, EMBED), torch.arange(64) % 50)
     assert len(many.last_index) == 50
 
@@ -78,10 +78,10 @@ def _rank(rank: int, world: int, store: str, kind: str, out: str) -> None:
         embeddings, labels, weight = _problem(kind)
         start = sum(SIZES[:rank])
         mine = slice(start, start + SIZES[rank])
-        head = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
+        head = PartialFC(EMBED, CLASSES, build_margin(kind, 0.3), scale=16.0)
         head.weight.data.copy_(weight[head.start : head.end])
         x = embeddings[mine].clone().requires_grad_(True)
-        loss, correct = head.loss_and_correct(x, labels[mine])
+        loss, correct = head(x, labels[mine])
         loss.backward()
         full = head.full_weight()  # what a checkpoint stores
         on_zero = head.full_weight(dst=0)
@@ -89,7 +89,7 @@ def _rank(rank: int, world: int, store: str, kind: str, out: str) -> None:
         optimizer.step()
         state = head.full_optimizer_state(optimizer, dst=0)  # AdamW's moments of all classes, on rank 0
         # Resume onto this number of ranks from a full matrix saved by another number (here: one).
-        other = PartialFC(EMBED, CLASSES, kind, scale=16.0, margin=0.3)
+        other = PartialFC(EMBED, CLASSES, build_margin(kind, 0.3), scale=16.0)
         other.load_full_weight(weight * 2)
         other_optimizer = torch.optim.AdamW(other.parameters(), lr=0.1)
         saved = {"state": {0: _reference(kind)[3]}, "param_groups": optimizer.state_dict()["param_groups"]}
@@ -120,7 +120,7 @@ def test_two_gloo_ranks_equal_one_process_on_the_same_global_batch(kind, tmp_pat
     embeddings, labels, weight = _problem(kind)
     head = build_head(kind, EMBED, CLASSES, scale=16.0, margin=0.3)
     head.weight.data.copy_(weight)
-    ref_correct = (head(embeddings, labels).argmax(1) == labels).tolist()
+    ref_correct = (head.logits(embeddings, labels).argmax(1) == labels).tolist()
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert [r["rows"] for r in results] == [(0, 6), (6, 11)]
     for rank, r in enumerate(results):
