@@ -92,7 +92,8 @@ def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
 
     from configs import config_from_dict
     from data import eval_transform
-    from engine.checkpoint import CheckpointError, checkpoint_path, embedding_model, load_checkpoint, uses_average
+    from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, uses_average
+    from engine.weights import embedding_model
 
     path = checkpoint_path(ckpt)
     try:

@@ -29,12 +29,12 @@ from engine.checkpoint import (
     CheckpointError,
     atomic_write,
     checkpoint_path,
-    embedding_model,
     load_checkpoint,
     uses_average,
 )
 from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
+from engine.weights import embedding_model
 from models import EmbeddingModel
 from policy import DEFAULT_FPR, DecisionTable, strictest
 from policy import calibrate as calibrate_table

@@ -104,7 +104,8 @@ def torch_figures(meta: dict, args) -> dict:
     import yaml
 
     from configs import config_from_dict
-    from engine.checkpoint import checkpoint_path, embedding_model, load_checkpoint
+    from engine.checkpoint import checkpoint_path, load_checkpoint
+    from engine.weights import embedding_model
     from models import build_model
 
     cfg = config_from_dict(yaml.safe_load(meta["config_yaml"]))

@@ -1,4 +1,6 @@
-"""Checkpoints: one file from rank 0, written atomically, loaded with ``weights_only=True``."""
+"""Checkpoints: one file from rank 0, written atomically, loaded with ``weights_only=True``; the
+random streams saved and restored with them. Only state is read and written here: building a model
+from a checkpoint is ``engine.weights.embedding_model``."""
 
 from __future__ import annotations
 
@@ -12,11 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from atomic import atomic_path, stale_temporaries
-from configs import Config, config_from_dict
-from models import build_model
 
 
 @contextmanager
@@ -77,16 +76,6 @@ def model_weights(ckpt: dict[str, Any], raw: bool = False) -> dict[str, torch.Te
     """The weights to load from a checkpoint: the moving average of the backbone and neck where the
     run kept one (``train.ema_decay``) over the trained weights, or with ``raw`` the trained ones."""
     return {**ckpt["model"], **ckpt["ema"]} if uses_average(ckpt, raw) else ckpt["model"]
-
-
-def embedding_model(ckpt: dict[str, Any], path: str | Path, cfg: Config | None = None, raw: bool = False) -> nn.Module:
-    """The feature branch (backbone + neck) of a checkpoint's model, in eval mode, with the weights
-    ``model_weights(ckpt, raw)`` picks. Built from ``cfg``, by default the config the checkpoint was
-    trained with; weights that do not fit it raise ``CheckpointError`` naming ``path``."""
-    cfg = cfg if cfg is not None else config_from_dict(ckpt["config"])
-    model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
-    load_model_weights(model, model_weights(ckpt, raw), path)
-    return model.embedding_model().eval()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Backbone and neck weights in a file of their own: what a training run can start from (``model.init``).
+"""Models from trained weights: the feature branch of a checkpoint (``embedding_model``, for export
+and evaluation), and backbone and neck weights in a file of their own, what a training run can start
+from (``model.init``).
 
     python -m engine.weights --ckpt runs/gpu96 --out assets/model.pt          # from a training checkpoint
     python -m engine.weights --onnx assets/model.onnx --out weights.pt        # from an exported graph
@@ -33,9 +35,9 @@ from configs import Config, ConfigError, config_from_dict
 from engine.checkpoint import (
     CheckpointError,
     checkpoint_path,
-    embedding_model,
     load_checkpoint,
     load_model_weights,
+    model_weights,
     save_atomic,
 )
 from models import build_model
@@ -46,6 +48,16 @@ SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "model.pt"
 # Keys of the config that decide the tensors' shapes and meaning: a run starting from the weights
 # must agree on them (a squeeze neck trained at another input size is resampled to fit: init_from).
 MUST_AGREE = ("backbone", "neck", "squeeze_channels", "hidden_dim", "neck_norm", "embed_dim")
+
+
+def embedding_model(ckpt: dict[str, Any], path: str | Path, cfg: Config | None = None, raw: bool = False) -> nn.Module:
+    """The feature branch (backbone + neck) of a checkpoint's model, in eval mode, with the weights
+    ``model_weights(ckpt, raw)`` picks. Built from ``cfg``, by default the config the checkpoint was
+    trained with; weights that do not fit it raise ``CheckpointError`` naming ``path``."""
+    cfg = cfg if cfg is not None else config_from_dict(ckpt["config"])
+    model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
+    load_model_weights(model, model_weights(ckpt, raw), path)
+    return model.embedding_model().eval()
 
 
 def resolve(init: str) -> Path:
