@@ -182,7 +182,7 @@ def build_training(
     # The moving average follows the backbone and neck on rank 0, which alone validates and saves
     # (every rank's weights are the same); made after the memory-format change it must share.
     if tc.ema_decay and env.is_main:
-        parts.ema = WeightEMA(model.body(), tc.ema_decay)
+        parts.ema = WeightEMA(model.body, tc.ema_decay)
         if ckpt is not None and "ema" in ckpt:
             parts.ema.load_state_dict(ckpt["ema"])
     return parts, schedule, step
@@ -212,7 +212,7 @@ class AfterStep:
                 self.validations["val_pdf_"] = VerificationSet.from_pdf_pages(self.tc.val_pdf_root, self.tc.val_types)
         self.eval_images = eval_transform(cfg.data.image_size, cfg.data.mean, cfg.data.std, cfg.data.letterbox)
         # Validated: the trained weights, and their moving average where one is kept.
-        self.validated = {"": parts.model, **({"ema_": parts.ema.module} if parts.ema is not None else {})}
+        self.validated = {"": parts.model.body, **({"ema_": parts.ema.module} if parts.ema is not None else {})}
         self.log: JsonlLog | None = None
         self.progress: tqdm | None = None
 
@@ -249,8 +249,8 @@ class AfterStep:
     def validate(self, step: int) -> None:
         record = {}
         for prefix, validation in self.validations.items():
-            for name, weights in self.validated.items():
-                embedder = EmbeddingModel(weights.backbone, weights.neck).train(weights.training)
+            for name, body in self.validated.items():
+                embedder = EmbeddingModel.of(body)
                 record.update(validation.evaluate_model(embedder, self.eval_images, self.env.device, prefix + name))
         self.log.write({"step": step, **record})
         self.progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))

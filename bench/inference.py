@@ -106,14 +106,14 @@ def torch_figures(meta: dict, args) -> dict:
     from configs import config_from_dict
     from engine.checkpoint import checkpoint_path, load_checkpoint
     from engine.weights import embedding_model
-    from models import build_model
+    from models import EmbeddingModel, build_body
 
     cfg = config_from_dict(yaml.safe_load(meta["config_yaml"]))
     if args.ckpt:
         path = checkpoint_path(args.ckpt)
         model = embedding_model(load_checkpoint(path), path, cfg)
     else:  # random weights of the same architecture: the head is not run
-        model = build_model(cfg.model, cfg.data.image_size, num_classes=2).embedding_model().eval()
+        model = EmbeddingModel.of(build_body(cfg.model, cfg.data.image_size)).eval()
     torch.set_num_threads(args.threads or os.cpu_count())
     size = cfg.data.image_size
     one, many = torch.randn(1, 3, size, size), torch.randn(64, 3, size, size)

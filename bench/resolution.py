@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 from bench.inference import latency, session  # noqa: E402
 from configs import load_config  # noqa: E402
 from export_onnx import count_flops, export  # noqa: E402
-from models import build_model  # noqa: E402
+from models import EmbeddingModel, build_body  # noqa: E402
 
 
 def graph_figures(cfg_name: str, size: int, folder: Path, runs: int, threads: int) -> dict:
     shape = f"{{img: {{shape: [1, 3, {size}, {size}], dtype: float32}}}}"
     cfg = load_config(cfg_name, ["--data.image_size", str(size), "--onnx.input_shape", shape])
     torch.manual_seed(0)
-    model = build_model(cfg.model, size, num_classes=2).embedding_model().eval()
+    model = EmbeddingModel.of(build_body(cfg.model, size)).eval()
     path = folder / f"{cfg.name}-{size}.onnx"
     export(model, cfg, path)
     sess, _ = session(path, "all", threads)

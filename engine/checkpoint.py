@@ -67,15 +67,30 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], p
     model.load_state_dict(state)
 
 
+# The training model holds the feature branch as ``body``; checkpoints written before it was one
+# module name its tensors ``backbone.*`` and ``neck.*`` at the top, and are read as the same.
+BODY = "body."
+_BODY_PARTS = ("backbone.", "neck.")
+
+
 def uses_average(ckpt: dict[str, Any], raw: bool = False) -> bool:
-    """Whether ``model_weights(ckpt, raw)`` gives the moving average (the run kept one, not ``raw``)."""
+    """Whether ``body_weights(ckpt, raw)`` gives the moving average (the run kept one, not ``raw``)."""
     return "ema" in ckpt and not raw
 
 
-def model_weights(ckpt: dict[str, Any], raw: bool = False) -> dict[str, torch.Tensor]:
-    """The weights to load from a checkpoint: the moving average of the backbone and neck where the
-    run kept one (``train.ema_decay``) over the trained weights, or with ``raw`` the trained ones."""
-    return {**ckpt["model"], **ckpt["ema"]} if uses_average(ckpt, raw) else ckpt["model"]
+def body_weights(ckpt: dict[str, Any], raw: bool = False) -> dict[str, torch.Tensor]:
+    """The feature branch's weights (``backbone.*``, ``neck.*``) to load from a checkpoint: their
+    moving average where the run kept one (``train.ema_decay``), or with ``raw`` the trained ones."""
+    if uses_average(ckpt, raw):
+        return ckpt["ema"]
+    return {k.removeprefix(BODY): v for k, v in ckpt["model"].items() if k.startswith(BODY)}
+
+
+def _upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:
+    model = ckpt["model"]
+    if isinstance(model, dict) and any(k.startswith(_BODY_PARTS) for k in model):
+        ckpt["model"] = {(BODY + k if k.startswith(_BODY_PARTS) else k): v for k, v in model.items()}
+    return ckpt
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -92,7 +107,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first[:160]})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise CheckpointError(f"{path}: not a DocClassifier training checkpoint (no model/config entries)")
-    return ckpt
+    return _upgrade(ckpt)
 
 
 def rng_state() -> dict[str, Any]:

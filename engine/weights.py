@@ -34,13 +34,13 @@ from torch import nn
 from configs import Config, ConfigError, config_from_dict
 from engine.checkpoint import (
     CheckpointError,
+    body_weights,
     checkpoint_path,
     load_checkpoint,
     load_model_weights,
-    model_weights,
     save_atomic,
 )
-from models import build_model
+from models import EmbeddingModel, build_body
 
 FORMAT = "docclassifier-weights/1"
 # What `model.init: shipped` means: the default model's weights, beside assets/model.onnx.
@@ -50,14 +50,16 @@ SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "model.pt"
 MUST_AGREE = ("backbone", "neck", "squeeze_channels", "hidden_dim", "neck_norm", "embed_dim")
 
 
-def embedding_model(ckpt: dict[str, Any], path: str | Path, cfg: Config | None = None, raw: bool = False) -> nn.Module:
+def embedding_model(
+    ckpt: dict[str, Any], path: str | Path, cfg: Config | None = None, raw: bool = False
+) -> EmbeddingModel:
     """The feature branch (backbone + neck) of a checkpoint's model, in eval mode, with the weights
-    ``model_weights(ckpt, raw)`` picks. Built from ``cfg``, by default the config the checkpoint was
+    ``body_weights(ckpt, raw)`` picks. Built from ``cfg``, by default the config the checkpoint was
     trained with; weights that do not fit it raise ``CheckpointError`` naming ``path``."""
     cfg = cfg if cfg is not None else config_from_dict(ckpt["config"])
-    model = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
-    load_model_weights(model, model_weights(ckpt, raw), path)
-    return model.embedding_model().eval()
+    body = build_body(cfg.model, cfg.data.image_size)
+    load_model_weights(body, body_weights(ckpt, raw), path)
+    return EmbeddingModel.of(body).eval()
 
 
 def resolve(init: str) -> Path:
@@ -66,7 +68,7 @@ def resolve(init: str) -> Path:
 
 
 def save_weights(body: nn.Module, cfg: Config, path: str | Path, source: str) -> None:
-    """Write the backbone and neck of ``body`` (an ``EmbeddingModel`` or ``EmbeddingBody``)."""
+    """Write the backbone and neck of ``body`` (an ``EmbeddingBody``, or the ``EmbeddingModel`` on one)."""
     state = {k: v.detach().cpu().clone() for k, v in body.state_dict().items()}
     if not state or not all(k.startswith(("backbone.", "neck.")) for k in state):
         raise ValueError("save_weights takes the feature branch (backbone and neck) only")
@@ -98,12 +100,12 @@ def init_from(model: nn.Module, init: str, neck: bool = True) -> str:
     blob = load_weights(path)
     resampled = ""
     if neck:
-        body, state = model.body(), dict(blob["state_dict"])
-        resampled = _fit_squeeze_neck(state, body.state_dict())
-        load_model_weights(body, state, path)
+        state = dict(blob["state_dict"])
+        resampled = _fit_squeeze_neck(state, model.body.state_dict())
+        load_model_weights(model.body, state, path)
     else:
         state = {k.removeprefix("backbone."): v for k, v in blob["state_dict"].items() if k.startswith("backbone.")}
-        load_model_weights(model.backbone, state, path)
+        load_model_weights(model.body.backbone, state, path)
     parts = "backbone and neck" if neck else "backbone"
     fresh = "a fresh head" if neck else "a fresh neck and head"
     return f"{parts} from {path} ({blob.get('source', '')}){resampled}; {fresh}"
@@ -198,7 +200,7 @@ def weights_from_onnx(path: str | Path, images: Iterable[torch.Tensor]) -> tuple
     its BatchNorm layers restored from the statistics of ``images`` (batches of model inputs)."""
     path = Path(path)
     tensors, cfg = _onnx_tensors(path)
-    model = build_model(cfg.model, cfg.data.image_size, num_classes=1).embedding_model().eval()
+    model = EmbeddingModel.of(build_body(cfg.model, cfg.data.image_size)).eval()
     used: set[str] = set()
 
     def take(name: str, like: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Models: backbone → neck → embedding, a margin head for training, the wrapper that export traces."""
+"""Models: the body (backbone → neck), a margin head for training, the normalised body export traces."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ __all__ = [
     "SqueezeNeck",
     "TimmBackbone",
     "build_backbone",
+    "build_body",
     "build_head",
     "build_margin",
     "build_model",
@@ -33,21 +34,11 @@ __all__ = [
 ]
 
 
-class EmbeddingModel(nn.Module):
-    """The inference branch, and the graph export traces: backbone → neck → L2-normalised embedding."""
-
-    def __init__(self, backbone: nn.Module, neck: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        self.neck = neck
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.neck(self.backbone(img)).float(), dim=1)
-
-
 class EmbeddingBody(nn.Module):
-    """backbone → neck, unnormalised: what the margin head sees. With a sharded head (PartialFC),
-    whose rows differ from rank to rank, DDP wraps this alone and the head stays outside."""
+    """backbone → neck: the feature branch, one module wherever it is used. The training model runs
+    its margin head on this module's output (unnormalised: the head normalises), DDP trains it as
+    part of that model, the weight average keeps a copy of it, and export traces it with the L2
+    normalisation on top (``EmbeddingModel``)."""
 
     def __init__(self, backbone: nn.Module, neck: nn.Module):
         super().__init__()
@@ -58,33 +49,36 @@ class EmbeddingBody(nn.Module):
         return self.neck(self.backbone(images))
 
 
-class DocClassifierNet(nn.Module):
-    """Training module: backbone → neck → embedding, then a margin head:
-    ``net(images, labels) -> (loss, correct)`` whatever the head (``MarginHead``, or ``PartialFC``
-    holding this rank's shard of the class centres).
+class EmbeddingModel(EmbeddingBody):
+    """The inference branch, and the graph export traces: a body's embedding, L2-normalised. Built on
+    a body's own backbone and neck (``EmbeddingModel.of``), so it shares their weights, their mode and
+    their names (``backbone.*``, ``neck.*``: the tensor names of the ONNX graph and weights files)."""
 
-    One module, wrapped once in DDP (a sharded head's parameters left out of it:
-    ``sharded_parameters``); ``embedding_model()`` and ``body()`` share its backbone and neck.
+    @classmethod
+    def of(cls, body: EmbeddingBody) -> EmbeddingModel:
+        return cls(body.backbone, body.neck).train(body.training)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(super().forward(images).float(), dim=1)
+
+
+class DocClassifierNet(nn.Module):
+    """Training module: the body (backbone → neck), then a margin head:
+    ``net(images, labels) -> (loss, correct)`` whatever the head (``MarginHead``, or ``PartialFC``
+    holding this rank's shard of the class centres). One module, wrapped once in DDP (a sharded
+    head's parameters left out of it: ``sharded_parameters``).
     """
 
-    def __init__(self, backbone: nn.Module, neck: nn.Module, head: MarginHead | PartialFC):
+    def __init__(self, body: EmbeddingBody, head: MarginHead | PartialFC):
         super().__init__()
-        self.backbone = backbone
-        self.neck = neck
+        self.body = body
         self.head = head
 
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Unnormalised embedding (what the head sees)."""
-        return self.neck(self.backbone(images))
-
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.head(self.embed(images), labels)
+        return self.head(self.body(images), labels)
 
     def embedding_model(self) -> EmbeddingModel:
-        return EmbeddingModel(self.backbone, self.neck)
-
-    def body(self) -> EmbeddingBody:
-        return EmbeddingBody(self.backbone, self.neck)
+        return EmbeddingModel.of(self.body)
 
     def sharded_parameters(self) -> dict[str, nn.Parameter]:
         """Parameters whose values differ from rank to rank (a sharded head's rows), by name: DDP
@@ -110,8 +104,8 @@ def _feature_shape(backbone: nn.Module, image_size: int) -> tuple[int, int, int]
     return tuple(out.shape[1:])
 
 
-def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNet:
-    """Build the training module from a ``ModelConfig`` (see configs/schema.py)."""
+def build_body(model_cfg, image_size: int) -> EmbeddingBody:
+    """The feature branch of a ``ModelConfig`` (see configs/schema.py) for ``image_size`` inputs."""
     backbone = build_backbone(model_cfg.backbone)
     channels, h, w = _feature_shape(backbone, image_size)
     if model_cfg.neck == "squeeze":
@@ -126,9 +120,15 @@ def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNe
         )
     else:
         neck = PoolNeck(channels, model_cfg.embed_dim, norm=model_cfg.neck_norm, dropout=model_cfg.dropout)
+    return EmbeddingBody(backbone, neck)
+
+
+def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNet:
+    """The training module of a ``ModelConfig``: its body and a margin head for ``num_classes``."""
+    body = build_body(model_cfg, image_size)
     rule = build_margin(model_cfg.head, model_cfg.margin)
     if model_cfg.partial_fc:  # sharded over the ranks of the initialised process group, if any
         head = PartialFC(model_cfg.embed_dim, num_classes, rule, model_cfg.scale, model_cfg.sample_rate)
     else:
         head = MarginHead(model_cfg.embed_dim, num_classes, rule, model_cfg.scale)
-    return DocClassifierNet(backbone, neck, head)
+    return DocClassifierNet(body, head)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from conftest import ROOT, TINY
-from engine.checkpoint import load_checkpoint, model_weights
+from engine.checkpoint import body_weights, load_checkpoint
 from engine.ema import WeightEMA
 from engine.metrics import read_jsonl
 
@@ -64,10 +64,11 @@ def test_training_keeps_the_average_in_checkpoints_resumes_it_and_validates_it(t
     assert resumed.step == full.step == 16
     a, b = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "part" / "last.pt")
     # The average covers the backbone and neck (what export reads), not the margin head.
-    assert set(a["ema"]) == {k for k in a["model"] if not k.startswith("head.")}
+    trained = body_weights(a, raw=True)
+    assert set(a["ema"]) == set(trained) and set(a["model"]) == {f"body.{k}" for k in trained} | {"head.weight"}
     torch.testing.assert_close(b["ema"], a["ema"], rtol=1e-5, atol=1e-6)  # resumed exactly
     torch.testing.assert_close(b["model"], a["model"], rtol=1e-5, atol=1e-6)  # and training unchanged by it
-    assert any(not torch.allclose(a["ema"][k], a["model"][k]) for k in a["ema"] if a["ema"][k].is_floating_point())
+    assert any(not torch.allclose(a["ema"][k], trained[k]) for k in a["ema"] if a["ema"][k].is_floating_point())
     records = [r for r in read_jsonl(tmp_path / "part" / "metrics.jsonl") if "val_top1" in r]
     assert [r["step"] for r in records] == [6, 12, 16]
     assert all(0 <= r["val_ema_top1"] <= 1 and 0 <= r["val_ema_auc"] <= 1 for r in records)
@@ -80,7 +81,7 @@ def test_a_tiny_decay_makes_the_average_the_last_weights(tmp_path):
     run(["--cfg", "tiny_cpu", *TINY, "--train.ema_decay", "1e-9", "--run-dir", str(tmp_path / "r")])
     ckpt = load_checkpoint(tmp_path / "r" / "last.pt")
     # Updated after every step, the last one included: with decay ~0 it is the trained weights.
-    torch.testing.assert_close(ckpt["ema"], {k: ckpt["model"][k] for k in ckpt["ema"]}, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(ckpt["ema"], body_weights(ckpt, raw=True), rtol=1e-6, atol=1e-7)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def ema_run(tmp_path_factory):
 def test_export_and_eval_use_the_average_unless_told_raw_weights(ema_run, tmp_path, raw):
     from configs import config_from_dict
     from eval import checkpoint_embedder
-    from models import build_model
+    from models import EmbeddingModel, build_body
 
     out = tmp_path / "m.onnx"
     flag = ["--raw-weights"] if raw else []
@@ -110,14 +111,14 @@ def test_export_and_eval_use_the_average_unless_told_raw_weights(ema_run, tmp_pa
 
     ckpt = load_checkpoint(ema_run / "last.pt")
     cfg = config_from_dict(ckpt["config"])
-    expected, other = [ckpt["model"], model_weights(ckpt)] if raw else [model_weights(ckpt), ckpt["model"]]
+    expected, other = body_weights(ckpt, raw), body_weights(ckpt, not raw)
     x = torch.randn(4, 3, 64, 64)
     feats = []
     for weights in (expected, other):
-        net = build_model(cfg.model, cfg.data.image_size, ckpt["num_classes"])
-        net.load_state_dict(weights)
+        body = build_body(cfg.model, cfg.data.image_size)
+        body.load_state_dict(weights)
         with torch.no_grad():
-            feats.append(net.embedding_model().eval()(x).numpy())
+            feats.append(EmbeddingModel.of(body).eval()(x).numpy())
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     (onnx_feats,) = session.run(None, {"img": x.numpy()})
     np.testing.assert_allclose(onnx_feats, feats[0], atol=1e-4)

@@ -57,6 +57,28 @@ def test_onnx_matches_pytorch(tiny_export):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         np.testing.assert_allclose(session.run(None, {"img": x.numpy()})[0], embed(x).numpy(), atol=1e-4)
+    # The graph's tensors keep the names of the body's modules, as weights files do.
+    names = {init.name for init in onnx.load(str(onnx_path)).graph.initializer}
+    assert {k for k in embed.state_dict() if k.endswith(".weight")} & names
+
+
+def test_a_checkpoint_from_before_the_body_module_loads_as_the_same_model(tiny_export, tmp_path):
+    """Checkpoints written when the training model held backbone and neck at its top (tensors
+    ``backbone.*``, ``neck.*``; now ``body.backbone.*``, ``body.neck.*``) still export and resume."""
+    from engine.weights import embedding_model
+
+    ckpt_path, _ = tiny_export
+    old = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    assert all(k.startswith(("body.", "head.")) for k in old["model"])
+    old["model"] = {k.removeprefix("body."): v for k, v in old["model"].items()}
+    torch.save(old, tmp_path / "old.pt")
+    now, before = load_checkpoint(ckpt_path), load_checkpoint(tmp_path / "old.pt")
+    assert before["model"].keys() == now["model"].keys()
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        a = embedding_model(now, ckpt_path)(x)
+        b = embedding_model(before, tmp_path / "old.pt")(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def _export(*args):

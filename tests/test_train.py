@@ -104,7 +104,7 @@ def test_two_torchrun_nodes_on_localhost_train_together(tmp_path, extra):
         assert [len(s) for s in shards] == [8, 8]
         torch.testing.assert_close(ckpt["model"]["head.weight"], torch.cat(shards), rtol=0, atol=0)
         # The average of the body (DDP-wrapped, the same on both ranks), not of the sharded head.
-        assert set(ckpt["ema"]) == {k for k in ckpt["model"] if not k.startswith("head.")}
+        assert {f"body.{k}" for k in ckpt["ema"]} == {k for k in ckpt["model"] if k != "head.weight"}
         assert all(torch.isfinite(v).all() for v in ckpt["ema"].values())
     for k in ranks[0]:
         torch.testing.assert_close(ranks[0][k], ranks[1][k], rtol=0, atol=0, msg=k)

@@ -11,7 +11,7 @@ import torch
 
 from configs import load_config
 from conftest import ROOT, TINY
-from engine.checkpoint import CheckpointError, load_checkpoint
+from engine.checkpoint import CheckpointError, body_weights, load_checkpoint
 from engine.weights import calibration_images, check_fits, init_from, load_weights, main, weights_from_onnx
 from models import build_model
 
@@ -27,14 +27,14 @@ def test_weights_from_a_checkpoint_load_every_backbone_and_neck_tensor_and_leave
     path = _weights_from_ckpt(tiny_export, tmp_path)
     blob = load_weights(path)
     ckpt = load_checkpoint(tiny_export[0])
-    trained = {k: v for k, v in ckpt["model"].items() if not k.startswith("head.")}
+    trained = body_weights(ckpt)
     assert blob["state_dict"].keys() == trained.keys()  # every backbone and neck tensor, no head
 
     cfg = load_config("tiny_cpu")
     model = build_model(cfg.model, cfg.data.image_size, num_classes=7)  # other classes: a new task
     head_before = model.head.weight.detach().clone()
     init_from(model, str(path))
-    state = model.state_dict()
+    state = model.body.state_dict()
     for key, value in trained.items():
         torch.testing.assert_close(state[key], value, rtol=0, atol=0, msg=key)
     assert torch.equal(model.head.weight, head_before)
@@ -60,12 +60,12 @@ def test_the_backbone_alone_starts_a_model_with_another_neck(tiny_export, tmp_pa
     cfg = load_config("tiny_cpu", overrides)
     check_fits(str(path), cfg)  # only the backbone must agree
     model = build_model(cfg.model, cfg.data.image_size, num_classes=5)
-    neck_before = {k: v.clone() for k, v in model.neck.state_dict().items()}
+    neck_before = {k: v.clone() for k, v in model.body.neck.state_dict().items()}
     assert "a fresh neck and head" in init_from(model, str(path), neck=False)
     saved = load_weights(path)["state_dict"]
-    for key, value in model.backbone.state_dict().items():
+    for key, value in model.body.backbone.state_dict().items():
         assert torch.equal(value, saved[f"backbone.{key}"]), key
-    for key, value in model.neck.state_dict().items():
+    for key, value in model.body.neck.state_dict().items():
         assert torch.equal(value, neck_before[key]), key
     with pytest.raises(CheckpointError, match="backbone='lcnet_050' \\(config: 'lcnet_035'\\)"):
         check_fits(str(path), load_config("tiny_cpu", [*overrides, "--model.backbone", "lcnet_035"]))
@@ -82,7 +82,7 @@ def test_a_squeeze_neck_of_another_input_size_is_resampled_to_fit(tiny_export, t
     check_fits(str(path), cfg)  # another input size is not a mismatch for the squeeze neck
     model = build_model(cfg.model, cfg.data.image_size, num_classes=5)
     assert "resampled from a 2×2 to a 3×3 feature map" in init_from(model, str(path))
-    state = model.state_dict()
+    state = model.body.state_dict()
     for key, value in saved.items():
         if key != "neck.fc1.weight":
             assert torch.equal(state[key], value), key
@@ -95,7 +95,7 @@ def test_a_squeeze_neck_of_another_input_size_is_resampled_to_fit(tiny_export, t
     blob["state_dict"]["neck.fc1.weight"] = flat.clone()
     torch.save(blob, tmp_path / "flat.pt")
     init_from(model, str(tmp_path / "flat.pt"))
-    grid = model.state_dict()["neck.fc1.weight"].reshape(hidden, channels, 9)
+    grid = model.body.state_dict()["neck.fc1.weight"].reshape(hidden, channels, 9)
     torch.testing.assert_close(grid.sum(-1), flat.reshape(hidden, channels, 4).sum(-1), rtol=1e-5, atol=1e-6)
     # A pooling neck has no grid, and the backbone's convolutions fit any size: nothing to resample.
     with pytest.raises(CheckpointError, match="neck='squeeze' \\(config: 'pool'\\)"):
