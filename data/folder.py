@@ -24,6 +24,9 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 DOCUMENT_EXTENSIONS = {".pdf"}  # every page a sample (multi-frame TIFFs too)
 
 
+ORIENTATION = 0x0112  # the EXIF tag a phone turns its photos by
+
+
 def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
     """Decode an image file to RGB, honouring EXIF orientation (photos from phones). With
     ``min_side``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) when both sides
@@ -36,8 +39,13 @@ def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
     with Image.open(path) as im:
         if min_side:
             im.draft("RGB", (min_side, min_side))  # a no-op for anything but JPEG
-        im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
+        # exif_transpose and convert each copy the picture even when there is nothing to change
+        if im.getexif().get(ORIENTATION, 1) != 1:
+            im = ImageOps.exif_transpose(im)
+        if im.mode != "RGB":
+            return im.convert("RGB")
+        im.load()  # before the file closes
+        return im
 
 
 def _image_files(folder: str) -> list[str]:

@@ -248,3 +248,23 @@ def test_reduced_jpeg_decoding_keeps_what_training_sees(big_photo, tmp_path):
     assert abs(outs["full"].mean() - outs["reduced"].mean()) < 0.02
     assert abs(outs["full"].std() - outs["reduced"].std()) < 0.03
     assert (outs["full"] - outs["reduced"]).abs().mean() < 0.08  # normalised units (std 0.22 ≈ 56 grey levels)
+
+
+def test_load_rgb_turns_a_phone_photo_upright_and_gives_rgb(tmp_path):
+    from data import load_rgb
+
+    wide = np.zeros((300, 600, 3), np.uint8)
+    wide[:, :100] = 255  # a white band on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera held turned: rotate 90° clockwise to view
+    Image.fromarray(wide).save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    Image.fromarray(wide).save(tmp_path / "plain.jpg", quality=95)
+    Image.fromarray(wide[..., 0]).save(tmp_path / "grey.png")
+    for min_side in (0, 128):
+        turned, plain = load_rgb(tmp_path / "turned.jpg", min_side), load_rgb(tmp_path / "plain.jpg", min_side)
+        assert turned.mode == plain.mode == "RGB"
+        assert turned.size == plain.size[::-1] and turned.width < turned.height
+        top = np.asarray(turned)[: turned.height // 6].mean()  # the band is now along the top
+        assert top > 200 and np.asarray(turned)[turned.height // 2 :].mean() < 30
+    grey = load_rgb(tmp_path / "grey.png")
+    assert grey.mode == "RGB" and np.array_equal(np.asarray(grey)[..., 1], wide[..., 0])
