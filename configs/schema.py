@@ -77,6 +77,9 @@ class SourceConfig:
     expand: bool = False  # ×24 classes: 4 rotations × mirror × full/top/bottom half
     class_per_image: bool = False  # folder only
     cache_dir: str = "data_cache"  # pdf: rendered pages; folder: the memory-mapped file index ("": none)
+    # folder only: full-size images (photos, scans, PDF pages) decoded once and kept in cache_dir at
+    # 2.5 × the training size (raw arrays, about 0.4 MB a page at 128 px); false: decode each read
+    decoded_cache: bool = True
     max_pages: int = 0  # pdf only: at most this many pages per file, evenly spread (0 = all)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "SyntheticDocuments",
     "batches_per_epoch",
     "build_source",
+    "cache_side",
     "build_train_dataset",
     "eval_transform",
     "load_rgb",
@@ -33,6 +34,13 @@ def decode_side(data_cfg) -> int:
     """The shortest side a training JPEG is decoded at: twice the training size, as infer.py decodes
     a query (``DECODE_GAP``), so the crop still has more pixels than the output."""
     return 2 * data_cfg.image_size
+
+
+def cache_side(data_cfg) -> int:
+    """The short side full-size training images are kept at (``DecodedCache``): 2.5 × the training
+    size, so a crop of most of the page is still twice the output or more and a page-shaped one less
+    than four times (RandomWarpCrop then warps it straight into twice the output, no pre-shrink)."""
+    return 5 * data_cfg.image_size // 2
 
 
 def build_source(data_cfg):
@@ -52,6 +60,7 @@ def build_source(data_cfg):
                 class_per_image=sc.class_per_image,
                 cache_dir=sc.cache_dir or None,
                 min_side=decode_side(data_cfg),
+                cache_side=cache_side(data_cfg) if sc.decoded_cache else 0,
             )
         else:
             source = PdfPagesSource(sc.root, long_side, cache_dir=sc.cache_dir or None, max_pages=sc.max_pages)

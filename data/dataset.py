@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import Protocol
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
@@ -23,7 +24,8 @@ class Source(Protocol):
 
     def __len__(self) -> int: ...
 
-    def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]: ...
+    # a PIL image, or an HWC uint8 RGB array (data.folder.DecodedCache); transforms take either
+    def load(self, index: int, epoch: int = 0) -> tuple[Image.Image | np.ndarray, int]: ...
 
 
 class AugmentedDataset(Dataset):

@@ -6,15 +6,19 @@ so each variant is a class of its own, which multiplies the classes a few pages 
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image
+
+from data.transforms import as_image
 
 ROTATIONS = (0, 90, 180, 270)
 CROPS = ("full", "top", "bottom")
 VARIANTS = [(rot, mirror, crop) for rot in ROTATIONS for mirror in (False, True) for crop in CROPS]
 
 
-def variant(image: Image.Image, index: int) -> Image.Image:
+def variant(image: Image.Image | np.ndarray, index: int) -> Image.Image:
     rotation, mirror, crop = VARIANTS[index]
+    image = as_image(image)
     w, h = image.size
     if crop == "top":
         image = image.crop((0, 0, w, h // 2))

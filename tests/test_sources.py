@@ -248,3 +248,96 @@ def test_folder_index_keeps_rglob_order_and_is_memory_mapped_and_small_to_pickle
     )
     copy = pickle.loads(pickle.dumps(many))
     assert copy[12_345] == (str(root / "d012345/page.png"), 12_345) and isinstance(copy.labels, np.memmap)
+
+
+def _photo(path, seed: int, size=(900, 1260)):
+    """A page-sized JPEG with structure at every scale (noise over a few boxes)."""
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(rng.integers(90, 200, (size[1], size[0], 3), dtype=np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(6):
+        x, y = rng.integers(0, size[0] - 200), rng.integers(0, size[1] - 200)
+        draw.rectangle([x, y, x + 150, y + 120], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+    img.save(path, quality=90)
+
+
+def test_decoded_cache_keeps_full_size_images_once_and_reads_them_back(tmp_path, monkeypatch, capsys):
+    import data.folder as folder
+
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    _photo(tmp_path / "photos" / "a" / "big.jpg", 1)
+    Image.new("RGB", (100, 150), (10, 200, 30)).save(tmp_path / "photos" / "a" / "small.png")
+    cache = tmp_path / "cache"
+    src = ImageFolderSource(tmp_path / "photos", cache_dir=cache, min_side=256, cache_side=320)
+    big, small = src.load(0)[0], src.load(1)[0]
+    entries = sorted((cache / "decoded").rglob("*.npy"))
+    assert len(entries) == 1  # the small PNG is read from its file each time: not worth keeping
+    assert big.dtype == np.uint8 and big.shape == (448, 320, 3)  # 1,260 × 900 → short side 320
+    assert np.array_equal(small, np.asarray(Image.open(tmp_path / "photos" / "a" / "small.png")))
+    assert np.array_equal(np.load(entries[0]), big)
+
+    def no_decoding(*args):
+        raise AssertionError("decoded again")
+
+    with monkeypatch.context() as m:  # a second read comes from the cache, the same pixels
+        m.setattr(folder, "_decode", no_decoding)
+        assert np.array_equal(src.load(0)[0], big)
+        again = pickle.loads(pickle.dumps(src))  # as DataLoader workers get it
+        assert np.array_equal(again.load(0)[0], big)
+
+    entries[0].write_bytes(entries[0].read_bytes()[:200])  # damaged (a crash on a file system that lost it)
+    assert np.array_equal(src.load(0)[0], big) and np.array_equal(np.load(entries[0]), big)  # decoded, rewritten
+
+    _photo(tmp_path / "photos" / "a" / "big.jpg", 2)  # the file changes: decoded anew, a new entry
+    changed = src.load(0)[0]
+    assert not np.array_equal(changed, big) and len(list((cache / "decoded").rglob("*.npy"))) == 2
+    assert capsys.readouterr().err == ""
+
+
+def test_decoded_cache_that_cannot_be_written_warns_once_and_training_goes_on(tmp_path):
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    for k in range(3):
+        _photo(tmp_path / "photos" / "a" / f"{k}.jpg", k)
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    warnings = []
+    src = ImageFolderSource(
+        tmp_path / "photos", cache_dir=tmp_path / "cache", min_side=256, cache_side=320, warn=warnings.append
+    )
+    images = [src.load(i)[0] for i in range(3)] + [src.load(0)[0]]
+    assert [min(im.shape[:2]) for im in images] == [320] * 4 and np.array_equal(images[0], images[3])
+    assert len(warnings) == 1 and "cache/decoded: cannot keep decoded images there" in warnings[0]
+    assert ImageFolderSource(tmp_path / "photos", min_side=256, cache_side=320).decoded is None  # no cache_dir
+
+
+def test_cached_images_train_through_expansion_letterbox_and_plain_resize(tmp_path):
+    """Sources may give arrays (the decoded cache): every transform and the expansion take them, and an
+    epoch with a cold cache gives the same tensors as with a warm one."""
+    import shutil
+
+    import torch
+
+    from configs import load_config
+    from data import AugmentedDataset, build_source, train_transform
+
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    (tmp_path / "photos" / "b").mkdir()
+    _photo(tmp_path / "photos" / "a" / "0.jpg", 0)
+    _photo(tmp_path / "photos" / "b" / "1.jpg", 1, size=(1200, 800))
+    sources = f"[{{kind: folder, root: {tmp_path / 'photos'}, cache_dir: {tmp_path / 'cache'}}}]"
+    cfg = load_config("tiny_cpu", ["--data.sources", sources, "--data.image_size", "64"])
+    source = build_source(cfg.data)
+    assert isinstance(source.load(0)[0], np.ndarray)
+    for strength, letterbox in (("medium", False), ("medium", True), ("none", False), ("none", True)):
+        dataset = AugmentedDataset(
+            source, train_transform(64, cfg.data.mean, cfg.data.std, strength, letterbox=letterbox)
+        )
+        x, label = dataset[1]
+        assert x.shape == (3, 64, 64) and label == 1, (strength, letterbox)
+    assert source.load(1)[0].shape == (160, 240, 3)  # 800 × 1,200 → short side 2.5 × 64
+    image, label = ExpandedSource(source).load(5)  # variant 5: mirrored, bottom half
+    assert VARIANTS[5] == (0, True, "bottom") and image.size == (160, 112) and label == 5
+    dataset = AugmentedDataset(source, train_transform(64, cfg.data.mean, cfg.data.std, "medium"), seed=3)
+    shutil.rmtree(tmp_path / "cache" / "decoded")
+    cold = [dataset[i][0] for i in range(2)]
+    warm = [dataset[i][0] for i in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(cold, warm, strict=True))

@@ -268,3 +268,68 @@ def test_load_rgb_turns_a_phone_photo_upright_and_gives_rgb(tmp_path):
         assert top > 200 and np.asarray(turned)[turned.height // 2 :].mean() < 30
     grey = load_rgb(tmp_path / "grey.png")
     assert grey.mode == "RGB" and np.array_equal(np.asarray(grey)[..., 1], wide[..., 0])
+
+
+@pytest.mark.parametrize("kx, ky", [(1, 2), (2, 1), (2, 2), (4, 2), (1, 4)])
+def test_halving_is_the_block_mean(kx, ky):
+    from data.transforms import halve
+
+    rng = np.random.default_rng(kx * 10 + ky)
+    img = rng.integers(0, 256, (53, 41, 3), dtype=np.uint8)  # odd sides: the remainder is dropped
+    out = halve(img, kx, ky)
+    h, w = 53 // ky, 41 // kx
+    block = img[: h * ky, : w * kx].reshape(h, ky, w, kx, 3).astype(np.float64).mean(axis=(1, 3))
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8
+    assert np.abs(out - block).max() <= 1.0  # rounding, once per 2:1 pass
+
+
+def test_cached_photo_augments_as_the_full_decode(big_photo, tmp_path):
+    """What the decoded cache keeps (2.5 × the training size) and the full-size photo, through the same
+    draws of the training transform: the same picture to a couple of grey levels, as sharp to 5 %."""
+    import data.transforms as transforms
+    from configs import load_config
+    from data import ImageFolderSource, cache_side, decode_side, load_rgb
+
+    cfg = load_config("lcnet050_cosface_96", [])
+    cfg.data.image_size = 128  # the fine-tuning size (the config's ONNX shape is not used here)
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(big_photo).save(tmp_path / "photos" / "photo.jpg", quality=92)
+    source = ImageFolderSource(
+        tmp_path / "photos", True, tmp_path / "cache", min_side=decode_side(cfg.data), cache_side=cache_side(cfg.data)
+    )
+    kept = source.load(0)[0]
+    assert isinstance(kept, np.ndarray) and min(kept.shape[:2]) == cache_side(cfg.data) == 320
+    full = np.asarray(load_rgb(tmp_path / "photos" / "photo.jpg"))
+    warp = RandomWarpCrop(128, perspective=0.15, rotation=5, scale=(0.8, 1.0))
+    diffs, sharp_kept, sharp_full = [], [], []
+    for seed in range(12):
+        torch.manual_seed(seed)
+        a = warp(kept)
+        torch.manual_seed(seed)
+        gap, transforms.PRESHRINK_GAP = transforms.PRESHRINK_GAP, 1 << 30  # full resolution, as before
+        try:
+            b = warp(full)
+        finally:
+            transforms.PRESHRINK_GAP = gap
+        diffs.append(np.abs(a.astype(np.float64) - b).mean())
+        sharp_kept.append(_sharpness(a))
+        sharp_full.append(_sharpness(b))
+    assert np.mean(diffs) < 4.0
+    assert 0.95 * np.mean(sharp_full) < np.mean(sharp_kept) < 1.05 * np.mean(sharp_full)
+    # The whole training transform, each image on its own seed: the same range, and image by image
+    # nearly the same pixels. (A crop box drawn at the edge of fitting may fit one size and not the
+    # other after rounding; that draw then goes another way, so a few images may differ wholly.)
+    augment = train_transform(128, cfg.data.mean, cfg.data.std, "medium")
+    outs = {}
+    for name, image in (("kept", kept), ("full", Image.fromarray(full))):
+        outs[name] = torch.stack([augment(image) for _ in _seeds(24)])
+    assert abs(outs["full"].mean() - outs["kept"].mean()) < 0.05
+    assert abs(outs["full"].std() - outs["kept"].std()) < 0.05
+    close = (outs["full"] - outs["kept"]).abs().mean(dim=(1, 2, 3)) < 0.08  # normalised units (std 0.22 ≈ 56 levels)
+    assert close.sum() >= 20, close
+
+
+def _seeds(n: int):
+    for seed in range(n):
+        torch.manual_seed(seed)
+        yield seed
