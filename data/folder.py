@@ -234,8 +234,8 @@ class ImageFolderSource:
     """A class per sub-folder of ``root``, or with ``class_per_image`` each image (each page of a
     PDF or multi-page TIFF) its own class. The file list is a ``FileIndex`` (memory-mapped from
     ``cache_dir`` when one is given); with ``cache_side`` too, full-size images are decoded once into
-    a ``DecodedCache`` there (instead of decoded reduced to ``min_side`` at every read). A PDF or TIFF that cannot be opened is reported through ``warn``
-    once, when the folder is read, and left out."""
+    a ``DecodedCache`` there (instead of decoded reduced to ``min_side`` at every read). A PDF or TIFF
+    that cannot be opened is reported through ``warn`` once, when the folder is read, and left out."""
 
     def __init__(
         self,
