@@ -183,11 +183,11 @@ def photo_rows(n: int, size: int, repeats: int) -> list[tuple[str, float]]:
             (
                 f"{label}: ours, decoded cache, later epochs ({kept:.2f} MB kept a photo), medium",
                 statistics.median(timed["cached"]),
-            ),  # fmt: skip
+            ),
             (
                 f"{label}: ours, decoded cache, first epoch (decode, shrink, keep), medium",
                 statistics.median(timed["first"]),
-            ),  # fmt: skip
+            ),
             (
                 f"{label}: ours without the cache (reduced decode, halved page), medium",
                 statistics.median(timed["ours"]),

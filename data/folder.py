@@ -97,9 +97,7 @@ class DecodedCache:
                 array = np.load(entry, allow_pickle=False)
                 if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
                     return array
-            except FileNotFoundError:
-                pass
-            except (OSError, ValueError, EOFError):  # damaged (e.g. lost in a crash): decoded again below
+            except (OSError, ValueError, EOFError):  # not kept yet, or damaged (e.g. lost in a crash): decoded below
                 pass
         image, full = _decode(path, self.short_side)
         array = shrink(np.asarray(image), self.short_side)
