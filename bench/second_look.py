@@ -8,7 +8,9 @@ calibrated on one evaluation folder (``register/`` + ``queries/<type>/``, as eva
    on every query), then every setting of the sweep (trigger margin × weight × k × inlier range)
    replayed from it with infer.py's own formula: top-1, ROC AUC, TPR at FPR 1e-3, and at the model's
    threshold the accuracy and the share of unregistered queries rejected; how often it triggers, how
-   many first choices it fixes and breaks. The embedding alone is the first row.
+   many first choices it fixes and breaks. The first row is the ranking before the second look:
+   the embedding re-scored by the palette check, which infer.py applies first (``--no-palette``:
+   the embedding alone, palette check off on every row).
 2. Inlier counts of the true type and of wrong candidates (percentiles), to check the inlier range.
 3. Milliseconds per query through ``DocClassifier.classify`` (decode, embed, match, and on a close
    call the second look), with the second look off and on at ``--margin/--weight/--k`` (default:
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,18 +50,26 @@ def ints(text: str) -> list[int]:
 
 
 def collect(clf: DocClassifier, queries: list, width: int, warn) -> tuple[np.ndarray, list[dict], list[int]]:
-    """Scores of every query against every type, the second look's findings for the best ``width``
-    types of each (forced on: margin 1), and the queries kept (readable)."""
+    """Scores of every query against every type as the second look finds them (the embedding's,
+    re-scored by the palette check when ``clf.palette`` is on, as infer.py does first), the second
+    look's findings for the best ``width`` types of each (forced on: margin 1), and the queries kept
+    (readable)."""
     clf.second_look = SecondLook(margin=1.0, k=width)  # scores lie in [0, 1]: always a close call
+    index = {name: j for j, name in enumerate(clf.type_scores(np.zeros((1, clf.model.embed_dim), np.float32))[1])}
     scores, found, kept = [], [], []
-    for i, (_, path) in enumerate(queries):
+    for i, (_, path) in enumerate(tqdm(queries, desc="second look, forced", unit="query")):
         try:
             embedding = clf.embed(path)
         except InferError as e:
             warn(f"{e}; skipped")
             continue
-        scores.append(clf.type_scores(embedding)[0][0])
-        found.append(clf.match(embedding, width, images=[path])[0].second_look)
+        row = clf.type_scores(embedding)[0][0]
+        match = clf.match(embedding, width, images=[path])[0]
+        if match.palette and match.palette.get("ran"):  # a close call the palette check re-scored
+            for c in match.palette["candidates"]:
+                row[index[c["label"]]] = c["score"]
+        scores.append(row)
+        found.append(match.second_look)
         kept.append(i)
     return np.stack(scores), found, kept
 
@@ -140,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="assets/model.onnx")
     parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
     defaults = SecondLook()
-    parser.add_argument("--margins", type=floats, default=[0.02, 0.05, 0.1, 0.2], help="trigger margins swept")
+    parser.add_argument(
+        "--margins", type=floats, default=[0.02, 0.05, 0.1, 0.2, 1.0], help="trigger margins swept (1: always)"
+    )
     parser.add_argument("--weights", type=floats, default=[0.5, 0.7, 0.9, 1.0], help="weights swept")
     parser.add_argument("--ks", type=ints, default=[defaults.k], help="candidates re-ranked, swept (2 to 5)")
     parser.add_argument(
@@ -152,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight", type=float, default=defaults.weight, help="the setting timed")
     parser.add_argument("--k", type=int, default=defaults.k, help="the setting timed")
     parser.add_argument("--timed", type=int, default=0, help="queries timed (default: all)")
+    parser.add_argument(
+        "--no-palette", dest="palette", action="store_false", help="the palette check off (infer.py --no-palette)"
+    )
     parser.add_argument("--out", default=None, help="JSON (default: runs/eval/second_look-<data>.json)")
     args = parser.parse_args(argv)
     warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
@@ -159,7 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     ranges = [tuple(int(v) for v in r.split("-")) for r in args.inliers.split(",") if r.strip()]
     try:
         _, _, queries = load_eval_set(data, warn)
-        clf = DocClassifier(args.model, data / "register", threshold=args.threshold, cache=False, warn=warn)
+        clf = DocClassifier(
+            args.model,
+            data / "register",
+            threshold=args.threshold,
+            cache=False,
+            warn=warn,
+            palette=args.palette,
+        )
         timed_look = SecondLook(margin=args.margin, weight=args.weight, k=args.k)
         sweep = [
             SecondLook(margin=m, weight=w, k=k, min_inliers=lo, full_inliers=hi)
@@ -180,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = [queries[i][1] for i in kept]
     truth = np.array([index.get(p.parent.name, -1) for p in paths])
     threshold = clf.threshold
-    rows = [{"setting": "embedding only", **figures(scores, truth, threshold), "triggered": 0.0}]
+    before = "embedding + palette check" if args.palette else "embedding only"
+    rows = [{"setting": before, **figures(scores, truth, threshold), "triggered": 0.0}]
     for look in sweep:
         replayed, triggered = replay(scores, found, index, look)
         setting = {f.name: getattr(look, f.name) for f in dataclasses.fields(look)}
@@ -203,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         s = r["setting"]
         what = (
-            f"{'embedding only':>32}"
+            f"{s:>32}"
             if isinstance(s, str)
             else f"{s['margin']:6.2f} {s['weight']:6.2f} {s['k']:2d} {s['min_inliers']:>3}-{s['full_inliers']:<3}"
         )
@@ -231,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(data),
         "model": args.model,
         "threshold": threshold,
+        "palette": args.palette,
         "register_keypoints_ms_per_image": register_ms,
         "sweep": rows,
         "inlier_percentiles": percentiles,

@@ -267,17 +267,21 @@ def test_odd_and_broken_inputs_with_the_second_look(tmp_path):
     assert results["good.jpg"]["label"] == "form_9"
 
 
-def test_bench_second_look_runs_and_replays_the_live_look(tmp_path):
+@pytest.mark.parametrize("palette", [True, False])
+def test_bench_second_look_runs_and_replays_the_live_look(tmp_path, palette):
+    """The replay starts from the ranking the second look sees live: the palette check's (infer.py's
+    default) or, with --no-palette, the embedding's."""
     from data.samples import write_eval_set
 
     write_eval_set(tmp_path / "set", num_types=4, photos_per_type=1, unknown_types=1, long_side=256)
     out = tmp_path / "sl.json"
     cmd = [sys.executable, "bench/second_look.py", "--data", tmp_path / "set", "--out", out]
-    cmd += ["--margins", "0.05,1", "--weights", "0.9", "--inliers", "15-50"]
+    cmd += ["--margins", "0.05,1", "--weights", "0.9", "--inliers", "15-50"] + ([] if palette else ["--no-palette"])
     proc = subprocess.run(list(map(str, cmd)), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert [r["setting"] for r in doc["sweep"]][0] == "embedding only" and len(doc["sweep"]) == 3
+    first = "embedding + palette check" if palette else "embedding only"
+    assert [r["setting"] for r in doc["sweep"]][0] == first and len(doc["sweep"]) == 3 and doc["palette"] is palette
     assert doc["sweep"][2]["triggered"] == 1.0  # margin 1: every query
     assert doc["live_agrees_with_replay"] == 1.0
     assert doc["ms_per_query"]["on"]["mean_ms"] > 0 and doc["ms_per_query"]["off"]["mean_ms"] > 0
