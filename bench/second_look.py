@@ -49,13 +49,14 @@ def ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def collect(clf: DocClassifier, queries: list, width: int, warn) -> tuple[np.ndarray, list[dict], list[int]]:
+def collect(
+    clf: DocClassifier, queries: list, width: int, index: dict[str, int], warn
+) -> tuple[np.ndarray, list[dict], list[int]]:
     """Scores of every query against every type as the second look finds them (the embedding's,
     re-scored by the palette check when ``clf.palette`` is on, as infer.py does first), the second
     look's findings for the best ``width`` types of each (forced on: margin 1), and the queries kept
-    (readable)."""
+    (readable). ``index``: each type's column."""
     clf.second_look = SecondLook(margin=1.0, k=width)  # scores lie in [0, 1]: always a close call
-    index = {name: j for j, name in enumerate(clf.type_scores(np.zeros((1, clf.model.embed_dim), np.float32))[1])}
     scores, found, kept = [], [], []
     for i, (_, path) in enumerate(tqdm(queries, desc="second look, forced", unit="query")):
         try:
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     clf.second_look = SecondLook(k=max(args.ks))
     register_ms = 1000 * (time.perf_counter() - t0) / len(clf._row_key)
-    scores, found, kept = collect(clf, queries, max(args.ks), warn)
+    scores, found, kept = collect(clf, queries, max(args.ks), index, warn)
     paths = [queries[i][1] for i in kept]
     truth = np.array([index.get(p.parent.name, -1) for p in paths])
     threshold = clf.threshold
