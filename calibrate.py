@@ -73,7 +73,7 @@ def outcomes(known: dict, unknown_best: np.ndarray, threshold: float, margin: fl
 
 def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, list]:
     """Type scores (files × types) of the readable files, as infer.py decides on them (with the
-    palette check's re-ranked scores where it ran), and those files."""
+    header and palette checks' re-ranked scores where they ran), and those files."""
     arrays, kept = [], []
     for path, array in zip(files, clf.read(files), strict=True):
         if isinstance(array, InferError):
@@ -85,9 +85,10 @@ def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, lis
         return np.zeros((0, len(clf.labels))), []
     embeddings = clf.embed_arrays(arrays)
     scores, names = clf.type_scores(embeddings)
-    if clf.palette is not None:  # the scores infer.py decides on: close calls re-ranked by colour
+    checks = [c for c in (clf.header, clf.palette) if c is not None]
+    if checks:  # the scores infer.py decides on: close calls re-ranked by the header, then by colour
         column = {name: i for i, name in enumerate(names)}
-        for row, m in zip(scores, clf.match(embeddings, k=clf.palette.k, images=kept), strict=True):
+        for row, m in zip(scores, clf.match(embeddings, k=max(c.k for c in checks), images=kept), strict=True):
             for label, score in m.top:
                 row[column[label]] = score
     order = np.argsort(names)  # columns in clf.labels order (sorted)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -36,13 +37,16 @@ from engine.scores import (
 )
 from infer import (
     DocClassifier,
+    HeaderCheck,
     InferError,
     PaletteCheck,
     collect_inputs,
     decode_size,
     expand_inputs,
+    header_strip,
     open_image,
     palette_signature,
+    rerank_by,
     scan_register,
 )
 from policy import DEFAULT_FPR, DecisionTable, PolicyError
@@ -121,10 +125,16 @@ class ScoredSet(NamedTuple):
 
 
 def score_eval_set(
-    embedder: Embedder, data: Path, batch_size: int = 64, warn=print, palette: PaletteCheck | None = None
+    embedder: Embedder,
+    data: Path,
+    batch_size: int = 64,
+    warn=print,
+    palette: PaletteCheck | None = None,
+    header: HeaderCheck | None = None,
 ) -> ScoredSet:
     """Embed the register and the queries of ``data`` and score every query against every type; with
-    ``palette``, close calls re-scored by colour as infer.py does."""
+    ``header`` and ``palette``, close calls re-scored by the pages' tops, then by colour, as infer.py
+    does."""
     types, register, queries = load_eval_set(data, warn)
     min_size = decode_size(embedder.input_size)
 
@@ -149,10 +159,54 @@ def score_eval_set(
     q_emb, truth, folders, q_seconds = embed_files(queries)
     t0 = time.perf_counter()
     scores = type_scores(q_emb, reg_emb, reg_type, len(types))
+    if header is not None:
+        apply_header(scores, [p for _, p in queries], register, header, embedder, warn)
     if palette is not None:
         apply_palette(scores, [p for _, p in queries], register, palette, warn)
     match_seconds = time.perf_counter() - t0
     return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
+
+
+def apply_header(
+    scores: np.ndarray, queries: list, register: list, check: HeaderCheck, embedder: Embedder, warn
+) -> int:
+    """infer.py's header check on a (queries × types) score matrix, in place: each close call's best
+    ``check.k`` types re-scored by their header strips' embeddings (``rerank_by``). Returns how many
+    calls it ran on."""
+    min_size = math.ceil(decode_size(embedder.input_size) / check.strip)
+    type_headers: dict[int, np.ndarray] = {}
+
+    def strip(item):
+        return header_strip(open_image(item, min_size), check.strip)
+
+    def headers_of(t: int) -> np.ndarray:
+        if t not in type_headers:
+            images = []
+            for rt, path in register:
+                if rt == t:
+                    try:
+                        images.append(strip(path))
+                    except InferError as e:
+                        warn(f"{e}; no header for it")
+            type_headers[t] = embedder.embed(images) if images else np.zeros((0, 1), np.float32)
+        return type_headers[t]
+
+    ran = 0
+    for row, item in zip(scores, queries, strict=True):
+        order = np.argsort(-row, kind="stable")[: check.k]
+        top = [(j, row[j]) for j in order]
+        if not check.triggers(top):
+            continue
+        try:
+            query = embedder.embed([strip(item)])[0]
+        except InferError as e:
+            warn(f"{e}; no header check for it")
+            continue
+        ran += 1
+        sims = [max(((float(e @ query) + 1.0) / 2.0 for e in headers_of(int(j))), default=None) for j in order]
+        for new, rank, _, _ in rerank_by(top, sims, check.weight):
+            row[order[rank]] = new
+    return ran
 
 
 def apply_palette(scores: np.ndarray, queries: list, register: list, check: PaletteCheck, warn) -> int:
@@ -196,10 +250,11 @@ def run_eval(
     sizes=REGISTER_SIZES,
     plots: Path | None = None,
     palette: PaletteCheck | None = None,
+    header: HeaderCheck | None = None,
 ) -> tuple[dict, str]:
     """The evaluation's figures (JSON-ready) and its printed table; with ``plots``, the ROC curve and
     the score histograms are drawn there too (engine/plot.py, needs matplotlib)."""
-    scored = score_eval_set(embedder, data, batch_size, warn, palette)
+    scored = score_eval_set(embedder, data, batch_size, warn, palette, header)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
@@ -209,6 +264,7 @@ def run_eval(
     result["threshold_source"] = "FPR 1e-3 on this set" if provisional else "model"
     result["ms_per_query"] = 1000 * scored.seconds_per_query
     result["palette"] = None if palette is None else dataclasses.asdict(palette)
+    result["header"] = None if header is None else dataclasses.asdict(header)
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
     if embedder.table is not None:
         policy = embedder.table
@@ -255,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="re-score close calls by colour as infer.py does (default: on; --no-palette: the embedding alone)",
     )
+    parser.add_argument(
+        "--header-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="re-score close calls by the tops of the pages as infer.py does (default: on)",
+    )
     args = parser.parse_args(argv)
     if args.raw_weights and not args.ckpt:
         parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
@@ -265,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         plots = Path(args.plots) if args.plots else None
         warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
         palette = PaletteCheck() if args.palette else None
-        result, table = run_eval(embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots, palette=palette)
+        header = HeaderCheck() if args.header_check else None
+        result, table = run_eval(
+            embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots, palette=palette, header=header
+        )
     except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)
         return 2
@@ -273,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     result.update(model=args.model or args.ckpt, data=str(data))
     out.write_text(json.dumps(result, indent=2))
-    check = "palette check on (infer.py's default)" if args.palette else "the embedding alone (--no-palette)"
+    checks = [name for name, on in (("header check", args.header_check), ("palette check", args.palette)) if on]
+    check = " and ".join(checks) + " on (infer.py's default)" if checks else "the embedding alone"
     print(f"{name} on {data}, {check}\n{table}\nwrote {out}")
     return 0
 

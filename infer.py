@@ -41,6 +41,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import threading
@@ -101,6 +102,7 @@ class Match:
     top: list[tuple[str, float]] = field(default_factory=list)  # best labels first
     second_look: dict | None = None  # with the second look on: whether it ran, and its evidence
     palette: dict | None = None  # with the palette check on and a close call: the colour evidence
+    header: dict | None = None  # with the header check on and a close call: the header strips' evidence
     ambiguous: bool = False  # accepted, but the runner-up is within the margin: a close call
     runner_up: tuple[str, float] | None = None  # the other candidate of a close call
 
@@ -457,12 +459,64 @@ class PaletteCheck:
         """The first ``len(similarities)`` of ``top`` (label, score; best first) with their colour
         similarities (None: no picture), re-scored and re-ranked: (score, rank before, label,
         similarity) tuples, best first; ties keep the embedding's order."""
-        best = max((v for v in similarities if v is not None), default=None)
-        ranked = []
-        for rank, ((label, score), sim) in enumerate(zip(top, similarities, strict=False)):
-            new = score if sim is None or best is None else score - self.weight * (best - sim)
-            ranked.append((new, rank, label, sim))
-        return sorted(ranked, key=lambda c: (-c[0], c[1]))
+        return rerank_by(top, similarities, self.weight)
+
+
+def rerank_by(top: Sequence[tuple[str, float]], similarities: Sequence[float | None], weight: float) -> list[tuple]:
+    """Each of the first ``len(similarities)`` of ``top`` (label, score; best first) loses ``weight`` ×
+    (best similarity − its own) (None: no evidence, left as it is), then all are re-ranked: (score,
+    rank before, label, similarity) tuples, best first; ties keep the embedding's order. The best
+    candidate keeps its score, so scores only go down."""
+    best = max((v for v in similarities if v is not None), default=None)
+    ranked = []
+    for rank, ((label, score), sim) in enumerate(zip(top, similarities, strict=False)):
+        new = score if sim is None or best is None else score - weight * (best - sim)
+        ranked.append((new, rank, label, sim))
+    return sorted(ranked, key=lambda c: (-c[0], c[1]))
+
+
+# --------------------------------------------------------------------------------------------
+# The header check: the top of the page, embedded on its own, on close calls
+
+
+def header_strip(image: Image.Image, share: float) -> Image.Image:
+    """The top ``share`` of a page, full width: issuer, logo and title block."""
+    w, h = image.size
+    return image.crop((0, 0, w, max(1, round(share * h))))
+
+
+@dataclass(frozen=True)
+class HeaderCheck:
+    """The header on close calls: when the best two types score within ``margin``, the top ``strip``
+    of the query and of each of the best ``k`` types' examples is embedded on its own by the same
+    model (issuer name, logo and title block at the model's full input resolution, where the whole
+    page gives them a few rows of pixels), and each candidate loses ``weight`` × (h_best − h), h
+    being the header score ((cos + 1) / 2) against the type's nearest example's header and h_best the
+    highest among the k; then they are re-ranked. Two designs of one kind share a layout and differ
+    most in their headers. Scores only go down, so the decision policy's false-accept rate holds.
+    Calibrated on validation look-alikes (``bench/header_check.py``)."""
+
+    margin: float = 0.1
+    k: int = 5
+    weight: float = 0.75
+    strip: float = 0.35
+
+    def __post_init__(self):
+        if not 0.0 <= self.margin <= 1.0 or not 0.0 <= self.weight <= 1.0 or not 2 <= self.k <= 50:
+            raise InferError(f"header check: margin and weight in [0, 1], k in 2..50 (got {self})")
+        if not 0.1 <= self.strip <= 0.9:
+            raise InferError(f"header check: strip must be in [0.1, 0.9] of the page's height, not {self.strip}")
+
+    def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
+        return len(top) > 1 and top[0][1] - top[1][1] < self.margin
+
+    def min_size(self, model: OnnxModel) -> int:
+        """The smallest side a query is decoded at, so that its strip still has the model's detail."""
+        return math.ceil(model.decode_size / self.strip)
+
+    def strip_array(self, model: OnnxModel, image) -> np.ndarray:
+        """A path, page or PIL image → its header strip as the (3, H, W) array the model takes."""
+        return model.preprocess(header_strip(open_image(image, self.min_size(model)), self.strip))
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,6 +713,7 @@ class DocClassifier:
         read_threads: int | None = None,
         second_look: bool | SecondLook | None = False,
         palette: bool | PaletteCheck | None = True,
+        header: bool | HeaderCheck | None = True,
         fpr: float | None = None,
         margin: float | None = None,
         register_pages: str = "all",
@@ -676,6 +731,11 @@ class DocClassifier:
         self.palette = PaletteCheck() if palette is True else (palette or None)
         self._palettes: dict[str, np.ndarray | None] = {}  # bank row key → its example's palette (on first need)
         self._palette_lock = threading.Lock()
+        self.header = HeaderCheck() if header is True else (header or None)
+        self._headers: dict[
+            str, np.ndarray | None
+        ] = {}  # bank row key → its example's header embedding (on first need)
+        self._header_lock = threading.Lock()
         # An OnnxModel already loaded may be shared (serve.py builds a classifier per register change).
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
@@ -886,6 +946,8 @@ class DocClassifier:
         self._add([label] * len(embedding), embedding, [key])
         if self.palette is not None and not reopenable:
             self._palettes[key] = palette_signature(image)  # a picture that is not kept: its palette now
+        if self.header is not None and not reopenable:
+            self._headers[key] = self.model(self.header.strip_array(self.model, image)[None])[0]
         self._warn_look_alikes([label])
         if self._second_look is not None:
             self._describe([key])
@@ -925,6 +987,7 @@ class DocClassifier:
                 self._memory_images.pop(key, None)
                 self._keypoints.pop(key, None)
                 self._palettes.pop(key, None)
+                self._headers.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
 
@@ -1183,17 +1246,20 @@ class DocClassifier:
         scores, names = self.type_scores(embeddings)
         look = self._second_look if images is not None else None
         palette = self.palette if images is not None else None
+        header = self.header if images is not None else None
         if images is not None and len(images) != len(scores):
             raise ValueError(f"{len(scores)} embeddings but {len(images)} images")
         policy = self.policy()
         k = max(1, min(k, len(names)))
-        width = max(k, 2, look.k if look is not None else 0, palette.k if palette is not None else 0)
+        width = max(k, 2, *(c.k for c in (look, palette, header) if c is not None))
         width = min(width, len(names))  # the runner-up decides close calls
         results = []
         for q, row in enumerate(scores):
             indices = top_indices(row, width)
             top = [(names[i], float(row[i])) for i in indices]
-            found = colours = None
+            found = colours = headers = None
+            if header is not None:
+                top, indices, headers = self._header_check(images[q], indices, top)
             if palette is not None:
                 top, indices, colours = self._palette_check(images[q], indices, top)
             if look is not None:
@@ -1206,6 +1272,7 @@ class DocClassifier:
                     top[:k],
                     second_look=found,
                     palette=colours,
+                    header=headers,
                     ambiguous=decision.ambiguous,
                     runner_up=decision.runner_up,
                 )
@@ -1250,6 +1317,52 @@ class DocClassifier:
             for new, rank, label, sim in ranked
         ]
         return reranked, order_out, {"ran": True, "colour": float(query[-1]), "candidates": candidates}
+
+    def _headers_of(self, keys: Sequence[str | None]) -> list[np.ndarray | None]:
+        """The header embeddings of bank rows' examples, those not yet known computed now in one
+        batch (None: no picture to read)."""
+        check = self.header
+        todo = [k for k in dict.fromkeys(keys) if k is not None and k not in self._headers]
+        arrays, ready = [], []
+        for key in todo:
+            try:
+                arrays.append(check.strip_array(self.model, self._example_source(key)))
+                ready.append(key)
+            except (InferError, KeyError):
+                with self._header_lock:
+                    self._headers[key] = None
+        if arrays:
+            found = self.embed_arrays(arrays)
+            with self._header_lock:
+                self._headers.update(zip(ready, found, strict=True))
+        return [None if k is None else self._headers[k] for k in keys]
+
+    def _header_check(self, image, indices: np.ndarray, top: list[tuple[str, float]]):
+        """The header check at one query (``HeaderCheck``): the re-ranked list, the type indices in
+        that order, and what it found (None when the call was not close)."""
+        check = self.header
+        if not check.triggers(top):
+            return top, indices, None
+        try:
+            query = self.model(check.strip_array(self.model, image)[None])[0]
+        except InferError as e:
+            return top, indices, {"ran": False, "error": str(e)}
+        order, bounds = self._rows
+        rows = [self._row_key[order[bounds[j] : bounds[j + 1]]] for j in indices[: check.k]]
+        found = self._headers_of([key for keys in rows for key in keys])
+        sims, at = [], 0
+        for keys in rows:
+            mine = [e for e in found[at : at + len(keys)] if e is not None]
+            at += len(keys)
+            sims.append(max(((float(query @ e) + 1.0) / 2.0 for e in mine), default=None))
+        ranked = rerank_by(top[: check.k], sims, check.weight)
+        reranked = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
+        order_out = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]), np.int64)
+        candidates = [
+            {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
+            for new, rank, label, sim in ranked
+        ]
+        return reranked, order_out, {"ran": True, "candidates": candidates}
 
     def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         """The bank with each type's examples side by side (the bank itself when they already are),
@@ -1352,6 +1465,7 @@ def run_cli(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         second_look=look,
         palette=args.palette,
+        header=args.header_check,
         fpr=args.fpr,
         margin=args.margin,
         register_pages=args.register_pages,
@@ -1412,7 +1526,11 @@ def run_cli(args: argparse.Namespace) -> int:
                 thumbs.append(outcome[2])
         if arrays:
             t0 = time.perf_counter()
-            images = [paths[i] for i in positions] if look is not None or clf.palette is not None else None
+            images = (
+                [paths[i] for i in positions]
+                if look is not None or clf.palette is not None or clf.header is not None
+                else None
+            )
             embeddings = clf.embed_arrays(arrays)
             matches = clf.match(embeddings, args.top_k, images=images)
             looks = [m.second_look or {} for m in matches]
@@ -1431,6 +1549,8 @@ def run_cli(args: argparse.Namespace) -> int:
                     results[i]["candidates"] = [
                         {"label": lb, "score": round(sc, 6)} for lb, sc in (m.top[0], m.runner_up)
                     ]
+                if m.header is not None:
+                    results[i]["header"] = rounded(m.header)
                 if m.palette is not None:
                     results[i]["palette"] = rounded(m.palette)
                 if look is not None:
@@ -1462,6 +1582,9 @@ def run_cli(args: argparse.Namespace) -> int:
             if clf.num_examples <= LOOK_ALIKE_JSON_MAX
             else None,  # a register too large to compare all pairs on every call
         }
+        if clf.header is not None:
+            doc["score"] += "; on a close call, minus weight*(best header score of the k - its own) (header)"
+            doc["header"] = dataclasses.asdict(clf.header)
         if clf.palette is not None:
             doc["score"] += (
                 "; on a close call with colour, minus weight*(best palette similarity of the k - its own) (palette)"
@@ -1574,6 +1697,12 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="on a close call, compare the best types' colours too (default: on; --no-palette: the embedding alone)",
+    )
+    parser.add_argument(
+        "--header-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on a close call, compare the tops of the pages too, embedded on their own (default: on)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine.scores import HEADLINE, headline_metrics  # noqa: E402
 from eval import ScoredSet, checkpoint_embedder, onnx_embedder, score_eval_set  # noqa: E402
 from infer import (
+    HeaderCheck,  # noqa: E402
     InferError,  # noqa: E402
     PaletteCheck,  # noqa: E402
 )
@@ -93,11 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="every model with infer.py's palette check on close calls (eval.py's default)",
     )
+    parser.add_argument(
+        "--header-check",
+        action="store_true",
+        help="every model with infer.py's header check on close calls (eval.py's default), before the palette's",
+    )
     args = parser.parse_args(argv)
     warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
     try:
         palette = PaletteCheck() if args.palette else None
-        scored = [score_eval_set(embedder_for(m), Path(args.data), warn=warn, palette=palette) for m in args.models]
+        header = HeaderCheck() if args.header_check else None
+        scored = [
+            score_eval_set(embedder_for(m), Path(args.data), warn=warn, palette=palette, header=header)
+            for m in args.models
+        ]
         results = compare(scored, args.resamples, args.seed, args.level)
     except (InferError, FileNotFoundError, ValueError) as e:
         print(f"compare.py: error: {e}", file=sys.stderr)

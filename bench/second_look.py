@@ -9,8 +9,8 @@ calibrated on one evaluation folder (``register/`` + ``queries/<type>/``, as eva
    replayed from it with infer.py's own formula: top-1, ROC AUC, TPR at FPR 1e-3, and at the model's
    threshold the accuracy and the share of unregistered queries rejected; how often it triggers, how
    many first choices it fixes and breaks. The first row is the ranking before the second look:
-   the embedding re-scored by the palette check, which infer.py applies first (``--no-palette``:
-   the embedding alone, palette check off on every row).
+   the embedding re-scored by the header and palette checks, which infer.py applies first
+   (``--no-header-check``, ``--no-palette``: each off on every row).
 2. Inlier counts of the true type and of wrong candidates (percentiles), to check the inlier range.
 3. Milliseconds per query through ``DocClassifier.classify`` (decode, embed, match, and on a close
    call the second look), with the second look off and on at ``--margin/--weight/--k`` (default:
@@ -53,7 +53,7 @@ def collect(
     clf: DocClassifier, queries: list, width: int, index: dict[str, int], warn
 ) -> tuple[np.ndarray, list[dict], list[int]]:
     """Scores of every query against every type as the second look finds them (the embedding's,
-    re-scored by the palette check when ``clf.palette`` is on, as infer.py does first), the second
+    re-scored by the header and palette checks when they are on, as infer.py does first), the second
     look's findings for the best ``width`` types of each (forced on: margin 1), and the queries kept
     (readable). ``index``: each type's column."""
     clf.second_look = SecondLook(margin=1.0, k=width)  # scores lie in [0, 1]: always a close call
@@ -66,9 +66,10 @@ def collect(
             continue
         row = clf.type_scores(embedding)[0][0]
         match = clf.match(embedding, width, images=[path])[0]
-        if match.palette and match.palette.get("ran"):  # a close call the palette check re-scored
-            for c in match.palette["candidates"]:
-                row[index[c["label"]]] = c["score"]
+        for check in (match.header, match.palette):  # in infer.py's order
+            if check and check.get("ran"):  # a close call this check re-scored
+                for c in check["candidates"]:
+                    row[index[c["label"]]] = c["score"]
         scores.append(row)
         found.append(match.second_look)
         kept.append(i)
@@ -169,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-palette", dest="palette", action="store_false", help="the palette check off (infer.py --no-palette)"
     )
+    parser.add_argument(
+        "--no-header-check",
+        dest="header",
+        action="store_false",
+        help="the header check off (infer.py --no-header-check)",
+    )
     parser.add_argument("--out", default=None, help="JSON (default: runs/eval/second_look-<data>.json)")
     args = parser.parse_args(argv)
     warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
@@ -183,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             cache=False,
             warn=warn,
             palette=args.palette,
+            header=args.header,
         )
         timed_look = SecondLook(margin=args.margin, weight=args.weight, k=args.k)
         sweep = [
@@ -204,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [queries[i][1] for i in kept]
     truth = np.array([index.get(p.parent.name, -1) for p in paths])
     threshold = clf.threshold
-    before = "embedding + palette check" if args.palette else "embedding only"
+    before = " + ".join(
+        ["embedding"] + [n for n, on in (("header check", args.header), ("palette check", args.palette)) if on]
+    )
     rows = [{"setting": before, **figures(scores, truth, threshold), "triggered": 0.0}]
     for look in sweep:
         replayed, triggered = replay(scores, found, index, look)
@@ -257,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "threshold": threshold,
         "palette": args.palette,
+        "header_check": args.header,
         "register_keypoints_ms_per_image": register_ms,
         "sweep": rows,
         "inlier_percentiles": percentiles,

@@ -139,7 +139,7 @@ def test_eval_scores_what_infer_decides(siblings, tmp_path):
             photo_of(page, seed=10 + s).save(data / "queries" / label / f"{s}.jpg", quality=90)
     scored = evaluate.score_eval_set(evaluate.onnx_embedder(str(infer.DEFAULT_MODEL)), data, palette=PaletteCheck())
     types = evaluate.load_eval_set(data, print)[0]
-    clf = DocClassifier(register=data / "register", cache=False, warn=lambda m: None)
+    clf = DocClassifier(register=data / "register", cache=False, header=False, warn=lambda m: None)
     paths = sorted((data / "queries").rglob("*.jpg"))
     for row, m in zip(scored.scores, clf.match(clf.embed(paths), k=2, images=paths), strict=True):
         assert types[int(np.argmax(row))] == m.top[0][0]

@@ -56,7 +56,7 @@ def _cli(*args, code_before: str = ""):
 def test_off_by_default_and_then_todays_results(tiny_export, register, tmp_path):
     _, model = tiny_export
     photo = tmp_path / "photo.jpg"
-    clf = infer.DocClassifier(model, register, threshold=0.0, palette=False)  # the embedding alone
+    clf = infer.DocClassifier(model, register, threshold=0.0, palette=False, header=False)  # the embedding alone
     assert clf.second_look is None
     (m,) = clf.match(clf.embed(photo), k=3, images=[photo])
     assert m.second_look is None  # off: nothing looked at, nothing added
@@ -69,7 +69,9 @@ def test_off_by_default_and_then_todays_results(tiny_export, register, tmp_path)
     (same,) = clf.match(clf.embed(photo), k=3, images=[photo])
     assert same.top == m.top and same.second_look["ran"] is False
     # The command line without the flag: today's JSON, no second-look fields anywhere.
-    proc = _cli(photo, "--model", model, "--register", register, "--json", "--top-k", "3", "--no-palette")
+    proc = _cli(
+        photo, "--model", model, "--register", register, "--json", "--top-k", "3", "--no-palette", "--no-header-check"
+    )
     doc = json.loads(proc.stdout)
     assert "second_look" not in doc and "second_look" not in doc["results"][0]
     assert doc["score"] == "(cos+1)/2"
@@ -93,7 +95,7 @@ def test_geometry_overturns_a_look_alike_the_embedding_preferred(tiny_export, tm
     photo = tmp_path / "photo.jpg"
     photo_of(docs.load(1)[0], seed=3).save(photo, quality=90)  # another instance of the design
 
-    clf = infer.DocClassifier(model, folder, threshold=0.0)
+    clf = infer.DocClassifier(model, folder, threshold=0.0, header=False)  # the keypoints alone decide
     right, mirrored = clf.embed([folder / "right.png", folder / "mirrored.png"])
     query = 0.48 * right + 0.52 * mirrored
     query /= np.linalg.norm(query)
@@ -267,21 +269,23 @@ def test_odd_and_broken_inputs_with_the_second_look(tmp_path):
     assert results["good.jpg"]["label"] == "form_9"
 
 
-@pytest.mark.parametrize("palette", [True, False])
-def test_bench_second_look_runs_and_replays_the_live_look(tmp_path, palette):
-    """The replay starts from the ranking the second look sees live: the palette check's (infer.py's
-    default) or, with --no-palette, the embedding's."""
+@pytest.mark.parametrize("checks", [True, False])
+def test_bench_second_look_runs_and_replays_the_live_look(tmp_path, checks):
+    """The replay starts from the ranking the second look sees live: the header and palette checks'
+    (infer.py's default) or, with both off, the embedding's."""
     from data.samples import write_eval_set
 
     write_eval_set(tmp_path / "set", num_types=4, photos_per_type=1, unknown_types=1, long_side=256)
     out = tmp_path / "sl.json"
     cmd = [sys.executable, "bench/second_look.py", "--data", tmp_path / "set", "--out", out]
-    cmd += ["--margins", "0.05,1", "--weights", "0.9", "--inliers", "15-50"] + ([] if palette else ["--no-palette"])
+    cmd += ["--margins", "0.05,1", "--weights", "0.9", "--inliers", "15-50"]
+    cmd += [] if checks else ["--no-palette", "--no-header-check"]
     proc = subprocess.run(list(map(str, cmd)), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    first = "embedding + palette check" if palette else "embedding only"
-    assert [r["setting"] for r in doc["sweep"]][0] == first and len(doc["sweep"]) == 3 and doc["palette"] is palette
+    first = "embedding + header check + palette check" if checks else "embedding"
+    assert [r["setting"] for r in doc["sweep"]][0] == first and len(doc["sweep"]) == 3
+    assert doc["palette"] is checks and doc["header_check"] is checks
     assert doc["sweep"][2]["triggered"] == 1.0  # margin 1: every query
     assert doc["live_agrees_with_replay"] == 1.0
     assert doc["ms_per_query"]["on"]["mean_ms"] > 0 and doc["ms_per_query"]["off"]["mean_ms"] > 0
