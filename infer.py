@@ -1258,13 +1258,10 @@ class DocClassifier:
             indices = top_indices(row, width)
             top = [(names[i], float(row[i])) for i in indices]
             found = colours = headers = None
-            picture = images[q] if images is not None else None
-            if any(c is not None and c.triggers(top) for c in (header, palette)):
-                picture = self._decode_once(picture, header)  # one decode for both checks
             if header is not None:
-                top, indices, headers = self._header_check(picture, indices, top)
+                top, indices, headers = self._header_check(images[q], indices, top)
             if palette is not None:
-                top, indices, colours = self._palette_check(picture, indices, top)
+                top, indices, colours = self._palette_check(images[q], indices, top)
             if look is not None:
                 top, found = self._look_again(images[q], indices, top)
             decision = decide(top, policy.threshold, policy.margin, policy.per_type)
@@ -1320,15 +1317,6 @@ class DocClassifier:
             for new, rank, label, sim in ranked
         ]
         return reranked, order_out, {"ran": True, "colour": float(query[-1]), "candidates": candidates}
-
-    def _decode_once(self, image, header: HeaderCheck | None):
-        """The query decoded once for the checks of a close call, at the size the header check needs
-        (the palette check reads a smaller picture of it); unreadable: left as it was, each check
-        then says so."""
-        try:
-            return open_image(image, header.min_size(self.model) if header is not None else 2 * PALETTE_SIDE)
-        except InferError:
-            return image
 
     def _headers_of(self, keys: Sequence[str | None]) -> list[np.ndarray | None]:
         """The header embeddings of bank rows' examples, those not yet known computed now in one
