@@ -68,9 +68,11 @@ def replay(
     type_headers: list,
     check: HeaderCheck | None,
 ) -> tuple[np.ndarray, float]:
-    """The (queries × types) scores infer.py decides on with ``check`` (None: off), then the palette
-    check when ``clf.palette`` is on; and the share of queries the header check ran on."""
-    scores, ran = base.copy(), 0
+    """The (queries × types) scores with ``check`` (None: off), then the palette check when
+    ``clf.palette`` is on; each query's first choice as infer.py makes it (among the re-ranked best
+    types: in the matrix a type below them may overtake the ones the checks lowered); and the share
+    of queries the header check ran on."""
+    scores, ran, first = base.copy(), 0, []
     column = {n: i for i, n in enumerate(names)}
     width = max(2, check.k if check else 0, clf.palette.k if clf.palette else 0)
     for q, row in enumerate(scores):
@@ -88,19 +90,21 @@ def replay(
             top = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
             indices = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]))
         if clf.palette is not None:
-            _, _, found = clf._palette_check(paths[q], indices, top)
+            top, _, found = clf._palette_check(paths[q], indices, top)
             for c in (found or {}).get("candidates", []):
                 row[column[c["label"]]] = c["score"]
-    return scores, ran / len(scores)
+        first.append(column[top[0][0]])
+    return scores, np.array(first), ran / len(scores)
 
 
-def figures(scores: np.ndarray, truth: np.ndarray, threshold: float, page: np.ndarray) -> dict:
+def figures(scores: np.ndarray, first: np.ndarray, truth: np.ndarray, threshold: float, page: np.ndarray) -> dict:
+    """Top-1 of infer.py's first choices (all, templates, pages); ROC figures of the score matrix."""
     ev = evaluate_scores(scores, truth, threshold)
     known = truth >= 0
-    right = scores.argmax(1) == truth
+    right = first == truth
     at = {p.target_fpr: p.tpr for p in ev.points}
     return {
-        "top1": ev.top1,
+        "top1": float(right[known].mean()),
         "top1_templates": float(right[known & ~page].mean()) if (known & ~page).any() else None,
         "top1_pages": float(right[known & page].mean()) if (known & page).any() else None,
         "tpr@1e-3": at[1e-3],
@@ -149,7 +153,7 @@ def main(argv=None) -> int:
     rows = [
         {
             "setting": "no header check",
-            **figures(replay(clf, base, names, paths, [], [], None)[0], truth, threshold, page),
+            **figures(*replay(clf, base, names, paths, [], [], None)[:2], truth, threshold, page),
         }
     ]
     replayed_default = None
@@ -160,12 +164,16 @@ def main(argv=None) -> int:
         type_headers = [examples[bounds[j] : bounds[j + 1]] for j in range(len(names))]
         for margin, weight in itertools.product(floats(args.margins), floats(args.weights)):
             check = HeaderCheck(margin=min(margin, 1.0), k=args.k, weight=weight, strip=strip)
-            scores, ran = replay(clf, base, names, paths, query_headers, type_headers, check)
+            scores, first, ran = replay(clf, base, names, paths, query_headers, type_headers, check)
             rows.append(
-                {"setting": dataclasses.asdict(check), **figures(scores, truth, threshold, page), "triggered": ran}
+                {
+                    "setting": dataclasses.asdict(check),
+                    **figures(scores, first, truth, threshold, page),
+                    "triggered": ran,
+                }
             )
             if check == dataclasses.replace(defaults, k=args.k):
-                replayed_default = scores.argmax(1)
+                replayed_default = first
     print(
         f"{data} ({len(names)} types, {len(paths)} queries), {Path(args.model).name}, palette check {'on' if args.palette else 'off'}"
     )
