@@ -16,6 +16,11 @@ documents through (``--fpr``, default 0.02) for each number of registered types;
 the register's settings file (``docclassifier.yaml``) fix one instead. When the best two types score
 within a margin (from the same table) the answer is flagged ambiguous and names both.
 
+Close calls (the best two types within a margin) are looked at again, on by default: the header
+check (``HeaderCheck``, ``--no-header-check``) embeds the tops of the pages on their own, then the
+palette check (``PaletteCheck``, ``--no-palette``) compares colours; each only lowers the scores of
+the candidates whose evidence fits worse.
+
 Second look (``--second-look``, ``DocClassifier(..., second_look=True)``; off by default, needs
 OpenCV): when the best two types score within a margin, the best few are compared again by ORB
 keypoints and a homography against their register examples, and the geometric evidence raises
