@@ -737,9 +737,8 @@ class DocClassifier:
         self._palettes: dict[str, np.ndarray | None] = {}  # bank row key → its example's palette (on first need)
         self._palette_lock = threading.Lock()
         self.header = HeaderCheck() if header is True else (header or None)
-        self._headers: dict[
-            str, np.ndarray | None
-        ] = {}  # bank row key → its example's header embedding (on first need)
+        # bank row key → the header strip's embedding of its example (on first need)
+        self._headers: dict[str, np.ndarray | None] = {}
         self._header_lock = threading.Lock()
         # An OnnxModel already loaded may be shared (serve.py builds a classifier per register change).
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
