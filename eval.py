@@ -146,23 +146,24 @@ def score_eval_set(
             for t, path in items[start : start + batch_size]:
                 try:
                     images.append(open_image(path, min_size))
-                    chunk.append((t, (path.path if isinstance(path, Page) else path).parent.name))
+                    chunk.append((t, (path.path if isinstance(path, Page) else path).parent.name, path))
                 except InferError as e:
                     warn(f"{e}; skipped")
             if images:
                 vectors.append(embedder.embed(images))
                 kept.extend(chunk)
             seconds += time.perf_counter() - t0
-        return np.concatenate(vectors), np.array([t for t, _ in kept]), [f for _, f in kept], seconds
+        arrays = (np.array([t for t, _, _ in kept]), [f for _, f, _ in kept], [p for _, _, p in kept])
+        return np.concatenate(vectors), *arrays, seconds
 
-    reg_emb, reg_type, _, _ = embed_files(register)
-    q_emb, truth, folders, q_seconds = embed_files(queries)
+    reg_emb, reg_type, _, _, _ = embed_files(register)
+    q_emb, truth, folders, read, q_seconds = embed_files(queries)  # read: the queries that could be
     t0 = time.perf_counter()
     scores = type_scores(q_emb, reg_emb, reg_type, len(types))
     if header is not None:
-        apply_header(scores, [p for _, p in queries], register, header, embedder, warn)
+        apply_header(scores, read, register, header, embedder, warn)
     if palette is not None:
-        apply_palette(scores, [p for _, p in queries], register, palette, warn)
+        apply_palette(scores, read, register, palette, warn)
     match_seconds = time.perf_counter() - t0
     return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
 

@@ -65,3 +65,25 @@ def test_bad_data_folder_is_one_line_error(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"eval.py: error: {tmp_path}: expected register/ and queries/<type>/ inside"
+
+
+def test_an_unreadable_query_is_skipped_with_the_checks_on(eval_set, tmp_path):
+    """One broken query file: a warning naming it, and the checks re-score the others (they used to
+    be handed every query, the broken one too, and fail on the mismatch)."""
+    import shutil
+
+    import infer
+
+    data = shutil.copytree(eval_set, tmp_path / "set")
+    folder = sorted(p for p in (data / "queries").iterdir() if p.is_dir())[0]
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    warnings = []
+    scored = evaluate.score_eval_set(
+        evaluate.onnx_embedder(str(infer.DEFAULT_MODEL)),
+        data,
+        warn=warnings.append,
+        palette=infer.PaletteCheck(margin=1.0),
+        header=infer.HeaderCheck(margin=1.0),
+    )
+    assert len(scored.truth) == 20 and scored.scores.shape[0] == 20  # 8 × 2 known + 2 × 2 unknown
+    assert any("broken.jpg" in w for w in warnings)
