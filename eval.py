@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +42,6 @@ from infer import (
     collect_inputs,
     decode_size,
     expand_inputs,
-    header_strip,
     open_image,
     palette_signature,
     rerank_by,
@@ -174,11 +172,10 @@ def apply_header(
     """infer.py's header check on a (queries × types) score matrix, in place: each close call's best
     ``check.k`` types re-scored by their header strips' embeddings (``rerank_by``). Returns how many
     calls it ran on."""
-    min_size = math.ceil(decode_size(embedder.input_size) / check.strip)
     type_headers: dict[int, np.ndarray] = {}
 
     def strip(item):
-        return header_strip(open_image(item, min_size), check.strip)
+        return check.strip_of(item, embedder.input_size)
 
     def headers_of(t: int) -> np.ndarray:
         if t not in type_headers:

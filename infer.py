@@ -480,6 +480,20 @@ def rerank_by(top: Sequence[tuple[str, float]], similarities: Sequence[float | N
     return sorted(ranked, key=lambda c: (-c[0], c[1]))
 
 
+def reordered(top: list[tuple[str, float]], indices: np.ndarray, ranked: list[tuple]):
+    """A check's re-ranking (``rerank_by``'s tuples for the first ``len(ranked)`` of ``top``) applied
+    to a query's list: the (label, score) list, the type indices in the same order, and each
+    re-ranked candidate's evidence (label, embedding score, similarity, score)."""
+    n = len(ranked)
+    reranked = [(label, new) for new, _, label, _ in ranked] + top[n:]
+    order = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[n:]), np.int64)
+    candidates = [
+        {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
+        for new, rank, label, sim in ranked
+    ]
+    return reranked, order, candidates
+
+
 # --------------------------------------------------------------------------------------------
 # The header check: the top of the page, embedded on its own, on close calls
 
@@ -515,13 +529,14 @@ class HeaderCheck:
     def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
         return len(top) > 1 and top[0][1] - top[1][1] < self.margin
 
-    def min_size(self, model: OnnxModel) -> int:
-        """The smallest side a query is decoded at, so that its strip still has the model's detail."""
-        return math.ceil(model.decode_size / self.strip)
+    def strip_of(self, image, input_size: int) -> Image.Image:
+        """A path, page or PIL image → its header strip, decoded large enough that the strip keeps
+        the detail of a model that takes ``input_size`` pixels."""
+        return header_strip(open_image(image, math.ceil(decode_size(input_size) / self.strip)), self.strip)
 
     def strip_array(self, model: OnnxModel, image) -> np.ndarray:
         """A path, page or PIL image → its header strip as the (3, H, W) array the model takes."""
-        return model.preprocess(header_strip(open_image(image, self.min_size(model)), self.strip))
+        return model.preprocess(self.strip_of(image, model.preprocess.size))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1313,13 +1328,7 @@ class DocClassifier:
             [pal for pal in map(self._palette_of, self._row_key[order[bounds[j] : bounds[j + 1]]]) if pal is not None]
             for j in indices[: check.k]
         ]
-        ranked = check.rescore(top, query, examples)
-        reranked = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
-        order_out = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]), np.int64)
-        candidates = [
-            {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
-            for new, rank, label, sim in ranked
-        ]
+        reranked, order_out, candidates = reordered(top, indices, check.rescore(top, query, examples))
         return reranked, order_out, {"ran": True, "colour": float(query[-1]), "candidates": candidates}
 
     def _headers_of(self, keys: Sequence[str | None]) -> list[np.ndarray | None]:
@@ -1359,13 +1368,7 @@ class DocClassifier:
             mine = [e for e in found[at : at + len(keys)] if e is not None]
             at += len(keys)
             sims.append(max(((float(query @ e) + 1.0) / 2.0 for e in mine), default=None))
-        ranked = rerank_by(top[: check.k], sims, check.weight)
-        reranked = [(label, new) for new, _, label, _ in ranked] + top[check.k :]
-        order_out = np.array([indices[rank] for _, rank, _, _ in ranked] + list(indices[check.k :]), np.int64)
-        candidates = [
-            {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
-            for new, rank, label, sim in ranked
-        ]
+        reranked, order_out, candidates = reordered(top, indices, rerank_by(top[: check.k], sims, check.weight))
         return reranked, order_out, {"ran": True, "candidates": candidates}
 
     def _grouped_bank(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:

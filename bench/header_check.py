@@ -36,8 +36,6 @@ from infer import (  # noqa: E402
     DocClassifier,
     HeaderCheck,
     InferError,
-    header_strip,
-    open_image,
     rerank_by,
     top_indices,
 )
@@ -49,11 +47,11 @@ def floats(text: str) -> list[float]:
 
 def strip_embeddings(clf: DocClassifier, items: list, strip: float, desc: str) -> list[np.ndarray | None]:
     """Each item's header strip embedded (None: unreadable), decoded as infer.py decodes it."""
-    min_size = HeaderCheck(strip=strip).min_size(clf.model)
+    check = HeaderCheck(strip=strip)
     out: list[np.ndarray | None] = []
     for item in tqdm(items, desc=desc, unit="image", leave=False):
         try:
-            out.append(clf.model(clf.model.preprocess(header_strip(open_image(item, min_size), strip))[None])[0])
+            out.append(clf.model(check.strip_array(clf.model, item)[None])[0])
         except InferError:
             out.append(None)
     return out
