@@ -82,6 +82,7 @@ DEFAULT_MODEL = HERE / "assets" / "model.onnx"
 DEFAULT_REGISTER = HERE / "register"
 FALLBACK_THRESHOLD = 0.85  # only for models whose metadata records no threshold
 CACHE_NAME = ".docclassifier-cache.npz"
+RECORD_ARRAYS = ("embedding", "keypoints", "header")  # a cache record's arrays, beside its file's facts
 # A JPEG is decoded at a reduced scale (libjpeg's DCT scaling) while both sides stay at least this
 # many times the model's input: a 1200×1600 photo for a 96 px model decodes at 300×400, decoding and
 # resizing take a quarter of the time, and the embedding stays within cosine 0.9997 of a full decode's
@@ -752,8 +753,10 @@ class DocClassifier:
         self._palettes: dict[str, np.ndarray | None] = {}  # bank row key → its example's palette (on first need)
         self._palette_lock = threading.Lock()
         self.header = HeaderCheck() if header is True else (header or None)
-        # bank row key → the header strip's embedding of its example (on first need)
-        self._headers: dict[str, np.ndarray | None] = {}
+        # strip share → bank row key → the header strip's embedding of its example (None: no
+        # picture to read); the register folder's files' at load (kept in the register cache), an
+        # image's at registration, others on first need
+        self._headers: dict[float, dict[str, np.ndarray | None]] = {}
         self._header_lock = threading.Lock()
         # An OnnxModel already loaded may be shared (serve.py builds a classifier per register change).
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
@@ -966,7 +969,8 @@ class DocClassifier:
         if self.palette is not None and not reopenable:
             self._palettes[key] = palette_signature(image)  # a picture that is not kept: its palette now
         if self.header is not None and not reopenable:
-            self._headers[key] = self.model(self.header.strip_array(self.model, image)[None])[0]
+            strip = self.model(self.header.strip_array(self.model, image)[None])[0]
+            self._headers.setdefault(self.header.strip, {})[key] = strip
         self._warn_look_alikes([label])
         if self._second_look is not None:
             self._describe([key])
@@ -1006,7 +1010,8 @@ class DocClassifier:
                 self._memory_images.pop(key, None)
                 self._keypoints.pop(key, None)
                 self._palettes.pop(key, None)
-                self._headers.pop(key, None)
+                for strips in self._headers.values():
+                    strips.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
 
@@ -1019,11 +1024,14 @@ class DocClassifier:
             except PolicyError as e:
                 raise InferError(str(e)) from None
         cache_path = folder / CACHE_NAME
-        cached, keypoint_settings = self._read_cache(cache_path) if use_cache else ({}, None)
+        cached, cache_meta = self._read_cache(cache_path) if use_cache else ({}, {})
+        keypoint_settings = cache_meta.get("keypoints")
+        header_strip = cache_meta.get("header_strip")  # the strip share the cached headers were made at
         records: list[dict] = []  # one per usable file, in scan order
         embeddings: list[np.ndarray | None] = []  # None: still to compute
         todo: list[tuple[int, Path | Page]] = []  # (record index, file or page) of the None entries
         keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # cached ones of unchanged files
+        headers: dict[str, np.ndarray] = {}  # cached header strip embeddings of unchanged files
         for label, path in scan_register(folder, self.warn):
             file_rel = path.relative_to(folder).as_posix()
             try:
@@ -1047,6 +1055,8 @@ class DocClassifier:
                     embeddings.append(hit["embedding"])
                     if hit["keypoints"] is not None:
                         keypoints[rel] = hit["keypoints"]
+                    if hit["header"] is not None:
+                        headers[rel] = hit["header"]
                 else:
                     todo.append((len(records), item))
                     embeddings.append(None)
@@ -1075,24 +1085,29 @@ class DocClassifier:
             if self._second_look is None:
                 self._keypoint_settings = keypoint_settings  # kept as they were for the next cache
         described = self._describe_missing() if self._second_look is not None else False
+        if header_strip is not None:
+            self._headers.setdefault(float(header_strip), {}).update(headers)
+        # The header check's side of the register, as the second look's: each file's strip now, once.
+        stripped = self._strip_missing() if self.header is not None else False
         stray = sorted(set(self.settings.types or {}) - set(self._labels))
         if stray:
             self.warn(f"{self.settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
         if pending:  # examples added or changed since the cache: check them against the register
             self._warn_look_alikes(added)
-        stale = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
+        stale = [{k: v for k, v in r.items() if k not in RECORD_ARRAYS} for r in cached.values()]
         changed = pending or sorted(records, key=lambda r: r["path"]) != sorted(stale, key=lambda r: r["path"])
-        if use_cache and (changed or described):
+        if use_cache and (changed or described or stripped):
             self._write_cache(records, bank)
 
-    def _read_cache(self, path: Path, quiet: bool = False) -> tuple[dict[str, dict], dict | None]:
-        """The cached files (path → record with its embedding and keypoints or None) and the settings
-        the keypoints were made with."""
+    def _read_cache(self, path: Path, quiet: bool = False) -> tuple[dict[str, dict], dict]:
+        """The cached files (path → record with its embedding, and its keypoints and header strip
+        embedding or None) and the cache's metadata (``keypoints``: the settings the keypoints were
+        made with; ``header_strip``: the strip share of the headers)."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("model") != self.model.fingerprint or meta.get("decode_gap") != DECODE_GAP:
-                    return {}, None  # another model, or images decoded another way
+                    return {}, {}  # another model, or images decoded another way
                 bank = z["embeddings"]
                 files = meta["files"]
                 keypoints: list = [None] * len(files)
@@ -1104,18 +1119,30 @@ class DocClassifier:
                     for i, (count, end) in enumerate(zip(counts.tolist(), ends.tolist(), strict=True)):
                         if count >= 0:
                             keypoints[i] = (xy[end - count : end], descriptors[end - count : end])
-            records = {r["path"]: {**r, "embedding": bank[i], "keypoints": keypoints[i]} for i, r in enumerate(files)}
-            return records, meta.get("keypoints")
+                headers: list = [None] * len(files)
+                if "header_rows" in z.files:
+                    rows, strips = z["header_rows"], z["header_embeddings"]
+                    if len(rows) != len(files) or strips.shape != (int((rows >= 0).sum()), bank.shape[1]):
+                        raise ValueError("header arrays disagree")
+                    for i, row in enumerate(rows.tolist()):
+                        if row >= 0:
+                            headers[i] = strips[row]
+            records = {
+                r["path"]: {**r, "embedding": bank[i], "keypoints": keypoints[i], "header": headers[i]}
+                for i, r in enumerate(files)
+            }
+            return records, meta
         except FileNotFoundError:
-            return {}, None
+            return {}, {}
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
             if not quiet:
                 self.warn(f"{path}: unreadable cache ({type(e).__name__}); rebuilding it")
-            return {}, None
+            return {}, {}
 
     def _write_cache(self, records: list[dict] | None = None, bank: np.ndarray | None = None) -> None:
         """The register folder's files (``records``, ``bank``: as just loaded; None: as the cache file
-        holds them, when keypoints were computed later) with the keypoints known of them."""
+        holds them, when keypoints were computed later) with the keypoints and header strips known of
+        them."""
         path = self._cache_path
         if path is None:
             return
@@ -1123,7 +1150,7 @@ class DocClassifier:
             cached, _ = self._read_cache(path, quiet=True)
             if not cached:
                 return
-            records = [{k: v for k, v in r.items() if k not in ("embedding", "keypoints")} for r in cached.values()]
+            records = [{k: v for k, v in r.items() if k not in RECORD_ARRAYS} for r in cached.values()]
             bank = np.stack([r["embedding"] for r in cached.values()])
         meta = {"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records}
         arrays = {"embeddings": bank}
@@ -1133,6 +1160,16 @@ class DocClassifier:
             arrays["keypoint_counts"] = np.array([-1 if k is None else len(k[0]) for k in known], np.int64)
             arrays["keypoint_xy"] = np.concatenate([np.zeros((0, 2), np.float32)] + [k[0] for k in known if k])
             arrays["keypoint_descriptors"] = np.concatenate([np.zeros((0, 32), np.uint8)] + [k[1] for k in known if k])
+        # The header strips of one strip share: the check's own, or (the check off) those found
+        # in the cache, kept as they were.
+        strip = self.header.strip if self.header is not None else next(iter(self._headers), None)
+        strips = self._headers.get(strip, {}) if strip is not None else {}
+        found = [strips.get(r["path"]) for r in records]
+        if any(h is not None for h in found):
+            meta["header_strip"] = strip
+            arrays["header_rows"] = np.cumsum([h is not None for h in found]) - 1
+            arrays["header_rows"][[h is None for h in found]] = -1
+            arrays["header_embeddings"] = np.stack([h for h in found if h is not None]).astype(bank.dtype)
         try:
             # readable as any file the user writes, so others sharing the register (or a Docker
             # image's users) can use it too
@@ -1331,24 +1368,42 @@ class DocClassifier:
         reranked, order_out, candidates = reordered(top, indices, check.rescore(top, query, examples))
         return reranked, order_out, {"ran": True, "colour": float(query[-1]), "candidates": candidates}
 
-    def _headers_of(self, keys: Sequence[str | None]) -> list[np.ndarray | None]:
-        """The header embeddings of bank rows' examples, those not yet known computed now in one
-        batch (None: no picture to read)."""
+    def _headers_of(self, keys: Sequence[str | None], threads: int = 1) -> list[np.ndarray | None]:
+        """The header embeddings of bank rows' examples at the check's strip, those not yet known
+        computed now (read on ``threads`` threads, embedded in batches; None: no picture to read)."""
         check = self.header
-        todo = [k for k in dict.fromkeys(keys) if k is not None and k not in self._headers]
-        arrays, ready = [], []
-        for key in todo:
+        with self._header_lock:
+            known = self._headers.setdefault(check.strip, {})
+        todo = [k for k in dict.fromkeys(keys) if k is not None and k not in known]
+
+        def strip(key: str) -> np.ndarray:
             try:
-                arrays.append(check.strip_array(self.model, self._example_source(key)))
-                ready.append(key)
-            except (InferError, KeyError):
+                return check.strip_array(self.model, self._example_source(key))
+            except KeyError:  # an image registered in memory and no longer kept
+                raise InferError(f"{key!r}: no picture kept") from None
+
+        arrays, ready = [], []
+        for key, result in zip(todo, read_ahead(todo, strip, threads, 2 * self.batch_size), strict=True):
+            if isinstance(result, InferError):
                 with self._header_lock:
-                    self._headers[key] = None
+                    known[key] = None
+            else:
+                arrays.append(result)
+                ready.append(key)
         if arrays:
             found = self.embed_arrays(arrays)
             with self._header_lock:
-                self._headers.update(zip(ready, found, strict=True))
-        return [None if k is None else self._headers[k] for k in keys]
+                known.update(zip(ready, found, strict=True))
+        return [None if k is None else known[k] for k in keys]
+
+    def _strip_missing(self) -> bool:
+        """Header strip embeddings of the register folder's files that have none yet; True when
+        there were any (the register cache keeps them)."""
+        strips = self._headers.get(self.header.strip, {})
+        keys = [k for k in dict.fromkeys(self._row_key.tolist()) if k is not None and not k.startswith("\0")]
+        keys = [k for k in keys if k not in strips]
+        self._headers_of(keys, self.read_threads)
+        return bool(keys)
 
     def _header_check(self, image, indices: np.ndarray, top: list[tuple[str, float]]):
         """The header check at one query (``HeaderCheck``): the re-ranked list, the type indices in

@@ -122,10 +122,50 @@ def test_header_of_images_registered_in_memory(siblings):
     page = Image.open(siblings / "invoice_20.png").convert("RGB")
     clf.register("plain", page)  # a picture, not kept: its header is embedded at once
     clf.register("other", reheaded(page))
-    assert len(clf._headers) == 2
+    assert len(clf._headers[clf.header.strip]) == 2
     assert clf.classify(photo_of(reheaded(page), seed=4))[0] == "other"
     clf.unregister("other")
-    assert len(clf._headers) == 1
+    assert len(clf._headers[clf.header.strip]) == 1
+
+
+def test_register_cache_keeps_the_header_strips(siblings, tmp_path, monkeypatch):
+    register = shutil.copytree(siblings, tmp_path / "register")
+    files = sorted(p.name for p in register.glob("*.png"))
+    first = DocClassifier(register=register, warn=lambda m: None)  # the strips embedded at load
+    strips = first._headers[0.35]
+    assert sorted(strips) == files and all(v is not None for v in strips.values())
+    with np.load(register / infer.CACHE_NAME) as z:
+        assert json.loads(str(z["meta"]))["header_strip"] == 0.35 and len(z["header_embeddings"]) == len(files)
+
+    embedded = []
+    original = DocClassifier.embed_arrays
+    monkeypatch.setattr(DocClassifier, "embed_arrays", lambda self, a: embedded.append(len(a)) or original(self, a))
+    again = DocClassifier(register=register, warn=lambda m: None)
+    assert embedded == [0]  # neither the pages nor their strips are embedded again
+    for name in files:
+        np.testing.assert_allclose(again._headers[0.35][name], strips[name], atol=1e-6)
+    photos, _ = photos_of(siblings)
+    fresh = DocClassifier(register=register, cache=False, warn=lambda m: None)
+    cached_matches = again.match(again.embed(photos), k=3, images=photos)
+    fresh_matches = fresh.match(fresh.embed(photos), k=3, images=photos)
+    assert [m.label for m in cached_matches] == [m.label for m in fresh_matches]
+    assert any(m.header is not None for m in cached_matches)
+
+    # Another strip share: those strips are embedded at load and the cache holds them instead.
+    embedded.clear()
+    DocClassifier(register=register, header=HeaderCheck(strip=0.25), warn=lambda m: None)
+    assert embedded == [0, len(files)]
+    with np.load(register / infer.CACHE_NAME) as z:
+        assert json.loads(str(z["meta"]))["header_strip"] == 0.25
+    # With the check off, a change to the register rewrites the cache with the strips it held.
+    Image.open(register / "form_9.png").rotate(180).save(register / "form_9_upside_down.png")
+    off = DocClassifier(register=register, header=False, warn=lambda m: None)
+    assert off.header is None
+    with np.load(register / infer.CACHE_NAME) as z:
+        meta = json.loads(str(z["meta"]))
+        assert meta["header_strip"] == 0.25 and len(z["header_embeddings"]) == len(files)
+        rows = dict(zip([f["path"] for f in meta["files"]], z["header_rows"].tolist(), strict=True))
+        assert rows["form_9_upside_down.png"] == -1
 
 
 def test_bad_settings_are_refused():
