@@ -342,6 +342,11 @@ class OnnxModel:
         """A path or PIL image → the (3, H, W) array the model takes."""
         return self.preprocess(open_image(image, self.decode_size))
 
+    def decode(self, image) -> tuple[Image.Image, np.ndarray]:
+        """A path, page or PIL image → the picture decoded for the model, and its (3, H, W) array."""
+        picture = open_image(image, self.decode_size)
+        return picture, self.preprocess(picture)
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) preprocessed → (N, D) unit vectors."""
         (out,) = self.session.run([self.output_name], {self.input_name: batch})
@@ -1456,15 +1461,33 @@ class DocClassifier:
         return out
 
     def classify(self, image) -> tuple[str | None, float]:
-        m = self.match(self.embed(image), images=[image])[0]
+        embeddings, pictures = self._read_for_checks([image])
+        m = self.match(embeddings, images=pictures)[0]
         return m.label, m.score
 
     def classify_batch(self, images) -> list[tuple[str | None, float]]:
-        images = list(images)
-        return [(m.label, m.score) for m in self.match(self.embed(images), images=images)]
+        embeddings, pictures = self._read_for_checks(list(images))
+        return [(m.label, m.score) for m in self.match(embeddings, images=pictures)]
 
     def top_k(self, image, k: int = 5) -> list[tuple[str, float]]:
-        return self.match(self.embed(image), k, images=[image])[0].top
+        embeddings, pictures = self._read_for_checks([image])
+        return self.match(embeddings, k, images=pictures)[0].top
+
+    def _read_for_checks(self, images: list) -> tuple[np.ndarray, list]:
+        """Embeddings of ``images`` (the first unreadable one raises its ``InferError``) and what
+        the checks on close calls read of each: the picture decoded for the model, so that a photo is
+        decoded once (the header and palette checks lose nothing by it: EXPERIMENTS.md), or, while
+        the second look is on, the image as given (its keypoints are read at 512 px)."""
+        if self._second_look is not None:
+            return self.embed(images), images
+        read = read_ahead(images, self.model.decode, self.read_threads, 2 * self.batch_size)
+        pictures, arrays = [], []
+        for outcome in read:
+            if isinstance(outcome, InferError):
+                raise outcome
+            pictures.append(outcome[0])
+            arrays.append(outcome[1])
+        return self.embed_arrays(arrays), pictures
 
 
 def top_indices(row: np.ndarray, k: int) -> np.ndarray:
@@ -1550,14 +1573,14 @@ def run_cli(args: argparse.Namespace) -> int:
     def where(item: Path | Page) -> dict:
         return {"path": str(item.path), "page": item.number} if isinstance(item, Page) else {"path": str(item)}
 
-    def timed_load(item: Path | Page | InferError) -> tuple[np.ndarray, float, str | None]:  # on a reading thread
-        if isinstance(item, InferError):
+    def timed_load(item: Path | Page | InferError) -> tuple[np.ndarray, float, str | None, Image.Image]:
+        if isinstance(item, InferError):  # (on a reading thread)
             raise item
         t0 = time.perf_counter()
-        image = open_image(item, clf.model.decode_size)
-        array = clf.model.preprocess(image)
+        image, array = clf.model.decode(item)
         seconds = time.perf_counter() - t0
-        return array, seconds, thumbnail(image) if args.report else None  # the report's picture: no second decode
+        thumb = thumbnail(image) if args.report else None  # the report's picture: no second decode
+        return array, seconds, thumb, image  # the picture too: the checks on close calls read it
 
     example_thumbs: dict[int, str | None] = {}  # the report's register pictures, by example
 
@@ -1575,7 +1598,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     loaded = read_ahead(paths, timed_load, clf.read_threads, 2 * args.batch_size)
     for start in range(0, len(paths), args.batch_size):
-        arrays, positions, times, thumbs = [], [], [], []
+        arrays, positions, times, thumbs, pictures_read = [], [], [], [], []
         for i in range(start, min(start + args.batch_size, len(paths))):
             outcome = next(loaded)
             if isinstance(outcome, InferError):
@@ -1586,13 +1609,15 @@ def run_cli(args: argparse.Namespace) -> int:
                 positions.append(i)
                 times.append(outcome[1])
                 thumbs.append(outcome[2])
+                pictures_read.append(outcome[3])
         if arrays:
             t0 = time.perf_counter()
-            images = (
-                [paths[i] for i in positions]
-                if look is not None or clf.palette is not None or clf.header is not None
-                else None
-            )
+            # What the checks on close calls read: the pictures decoded for the model (decoded once),
+            # or the files while the second look is on (it reads them at 512 px).
+            if look is not None:
+                images = [paths[i] for i in positions]
+            else:
+                images = pictures_read if clf.palette is not None or clf.header is not None else None
             embeddings = clf.embed_arrays(arrays)
             matches = clf.match(embeddings, args.top_k, images=images)
             looks = [m.second_look or {} for m in matches]

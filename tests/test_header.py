@@ -208,6 +208,31 @@ def test_cli_reports_the_header_check_and_can_turn_it_off(siblings, tmp_path):
     assert "header" not in off["results"][0]
 
 
+def test_a_photo_is_decoded_once_for_the_embedding_and_both_checks(siblings, tmp_path, monkeypatch):
+    """A page-sized photo is read once (at the model's decode size): the header and palette checks
+    read that picture instead of decoding the file again. The CLI answers as the Python API does."""
+    page = photo_of(reheaded(Image.open(siblings / "form_9.png")), seed=3)
+    big = tmp_path / "big.jpg"
+    page.resize((2 * page.width, 2 * page.height), Image.BICUBIC).save(big, quality=90)
+    clf = DocClassifier(register=siblings, header=HeaderCheck(margin=1.0), cache=False, warn=lambda m: None)
+    clf.palette = infer.PaletteCheck(margin=1.0)
+    opened = []
+    original = infer.open_image
+    monkeypatch.setattr(infer, "open_image", lambda image, *a, **kw: opened.append(image) or original(image, *a, **kw))
+    embeddings, pictures = clf._read_for_checks([big])
+    match = clf.match(embeddings, 3, images=pictures)[0]
+    assert match.header["ran"] and match.palette["ran"]
+    assert [o for o in opened if o == big] == [big]  # the photo's file, once (the register's examples aside)
+    assert match.top[0][0] == "form_9_reheaded"
+    monkeypatch.undo()
+    assert clf.top_k(big, 3) == match.top
+    run = [sys.executable, "infer.py", str(big), "--register", str(siblings), "--json", "--top-k", "3"]
+    cli = json.loads(subprocess.run(run, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    default = DocClassifier(register=siblings, cache=False, warn=lambda m: None)
+    expected = [{"label": lb, "score": round(sc, 6)} for lb, sc in default.top_k(big, 3)]
+    assert cli["results"][0]["top_k"] == expected
+
+
 @pytest.mark.slow
 def test_bench_header_check_replays_the_live_check(tmp_path):
     """bench/header_check.py's replay of infer.py's formula gives the live check's first choices."""
