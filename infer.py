@@ -720,10 +720,11 @@ class DocClassifier:
 
     ``classify(image) -> (label or None, score)``; ``classify_batch``; ``top_k``; ``embed``;
     ``register(label, image)`` / ``unregister(label)`` change the in-memory register only.
-    ``second_look=True`` (or a ``SecondLook``) re-ranks close calls by keypoints (needs OpenCV);
-    ``palette`` (on by default; a ``PaletteCheck``, or False) re-ranks them by colour first. Both
-    need the query image: ``classify``, ``classify_batch`` and ``top_k`` pass it; ``match`` takes
-    ``images=``.
+    ``header`` (on by default; a ``HeaderCheck``, or False) re-ranks close calls by the tops of the
+    pages, then ``palette`` (on by default; a ``PaletteCheck``, or False) by colour;
+    ``second_look=True`` (or a ``SecondLook``) re-ranks them by keypoints last (needs OpenCV). They
+    need the query image: ``classify``, ``classify_batch``, ``top_k`` and ``match_images`` pass it;
+    ``match`` (for embeddings) takes ``images=``.
     """
 
     def __init__(
@@ -1461,33 +1462,29 @@ class DocClassifier:
         return out
 
     def classify(self, image) -> tuple[str | None, float]:
-        embeddings, pictures = self._read_for_checks([image])
-        m = self.match(embeddings, images=pictures)[0]
+        m = self.match_images([image])[0]
         return m.label, m.score
 
     def classify_batch(self, images) -> list[tuple[str | None, float]]:
-        embeddings, pictures = self._read_for_checks(list(images))
-        return [(m.label, m.score) for m in self.match(embeddings, images=pictures)]
+        return [(m.label, m.score) for m in self.match_images(list(images))]
 
     def top_k(self, image, k: int = 5) -> list[tuple[str, float]]:
-        embeddings, pictures = self._read_for_checks([image])
-        return self.match(embeddings, k, images=pictures)[0].top
+        return self.match_images([image], k)[0].top
 
-    def _read_for_checks(self, images: list) -> tuple[np.ndarray, list]:
-        """Embeddings of ``images`` (the first unreadable one raises its ``InferError``) and what
-        the checks on close calls read of each: the picture decoded for the model, so that a photo is
-        decoded once (the header and palette checks lose nothing by it: EXPERIMENTS.md), or, while
-        the second look is on, the image as given (its keypoints are read at 512 px)."""
+    def match_images(self, images: Sequence, k: int = 1) -> list[Match]:
+        """``match`` for images (paths, pages or PIL images; the first unreadable one raises its
+        ``InferError``), each decoded once: the checks on close calls read the picture decoded for
+        the model (the header and palette checks lose nothing by it: EXPERIMENTS.md), or, while the
+        second look is on, the image as given (its keypoints are read at 512 px)."""
         if self._second_look is not None:
-            return self.embed(images), images
-        read = read_ahead(images, self.model.decode, self.read_threads, 2 * self.batch_size)
+            return self.match(self.embed(list(images)), k, images=list(images))
         pictures, arrays = [], []
-        for outcome in read:
+        for outcome in read_ahead(images, self.model.decode, self.read_threads, 2 * self.batch_size):
             if isinstance(outcome, InferError):
                 raise outcome
             pictures.append(outcome[0])
             arrays.append(outcome[1])
-        return self.embed_arrays(arrays), pictures
+        return self.match(self.embed_arrays(arrays), k, images=pictures)
 
 
 def top_indices(row: np.ndarray, k: int) -> np.ndarray:

@@ -260,23 +260,36 @@ def end_to_end(model: Path, register: Path, photos: list[Path], args) -> dict:
 
 
 def second_look_times(model: Path, register: Path, photos: list[Path], args) -> dict:
-    """ms per image through ``classify`` (decode + embed + match [+ second look]): mean and median
-    with the second look off, on with infer.py's settings, and forced on every image."""
+    """ms per image through ``classify`` (decode + embed + match [+ checks]): mean and median with
+    no check on close calls, with infer.py's defaults (header and palette checks), with the second
+    look on too, and with it forced on every image; and how often each check ran."""
     clf = DocClassifier(model, register, threads=args.threads or None, warn=lambda m: None)
+    header, palette = clf.header, clf.palette
     out: dict = {}
-    for name, look in (("off", None), ("on", SecondLook()), ("forced", SecondLook(margin=1.0))):
+    settings = (
+        ("bare", None, False),
+        ("off", None, True),
+        ("on", SecondLook(), True),
+        ("forced", SecondLook(margin=1.0), True),
+    )
+    for name, look, checks in settings:
         clf.second_look = look
-        times, ran = [], 0
+        clf.header, clf.palette = (header, palette) if checks else (None, None)
+        times, ran = [], {"second_look": 0, "header": 0, "palette": 0}
         for path in photos[: args.per_image + 5]:
             t0 = time.perf_counter()
-            (m,) = clf.match(clf.embed(path), images=[path])
+            (m,) = clf.match_images([path])  # as classify: decoded once, the checks read that picture
             times.append(1000 * (time.perf_counter() - t0))
-            ran += bool(m.second_look and m.second_look["ran"])
+            for check in ran:
+                found = getattr(m, check)
+                ran[check] += bool(found and found["ran"])
         times = times[5:]  # 5 warm up
         out[name] = {
             "mean_ms": statistics.mean(times),
             "median_ms": statistics.median(times),
-            "triggered": ran / (len(times) + 5),
+            "triggered": ran["second_look"] / (len(times) + 5),
+            "header_ran": ran["header"] / (len(times) + 5),
+            "palette_ran": ran["palette"] / (len(times) + 5),
         }
     return out
 
@@ -403,14 +416,21 @@ def main(argv: list[str] | None = None) -> int:
             if "second-look" not in args.skip:
                 look = second_look_times(model, register, photos, args)
                 report["end_to_end"]["second_look"] = look
-                print(f"  classify per image, second look (ms): {'mean':>7} {'median':>7} {'ran on':>7}")
+                print(
+                    f"  classify per image (ms):                   {'mean':>7} {'median':>7} "
+                    f"{'header':>7} {'palette':>7} {'2nd look':>8}   (share of images each check ran on)"
+                )
                 what = {
-                    "off": "off",
-                    "on": f"on (margin {SecondLook().margin}: close calls)",
-                    "forced": "forced on every image (margin 1)",
+                    "bare": "no checks on close calls",
+                    "off": "header + palette checks (infer.py default)",
+                    "on": f"and the second look (margin {SecondLook().margin})",
+                    "forced": "and the second look on every image",
                 }
                 for name, r in look.items():
-                    print(f"    {what[name]:34s} {r['mean_ms']:7.2f} {r['median_ms']:7.2f} {r['triggered']:7.0%}")
+                    print(
+                        f"    {what[name]:42s} {r['mean_ms']:7.2f} {r['median_ms']:7.2f} "
+                        f"{r['header_ran']:7.0%} {r['palette_ran']:7.0%} {r['triggered']:8.0%}"
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:

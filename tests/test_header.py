@@ -219,8 +219,7 @@ def test_a_photo_is_decoded_once_for_the_embedding_and_both_checks(siblings, tmp
     opened = []
     original = infer.open_image
     monkeypatch.setattr(infer, "open_image", lambda image, *a, **kw: opened.append(image) or original(image, *a, **kw))
-    embeddings, pictures = clf._read_for_checks([big])
-    match = clf.match(embeddings, 3, images=pictures)[0]
+    match = clf.match_images([big], 3)[0]
     assert match.header["ran"] and match.palette["ran"]
     assert [o for o in opened if o == big] == [big]  # the photo's file, once (the register's examples aside)
     assert match.top[0][0] == "form_9_reheaded"
