@@ -158,21 +158,21 @@ def plot_evaluation(genuine, impostor, points, threshold: float, out_dir: Path, 
         lw=1.6,
         label=f"{len(genuine)} genuine, {len(impostor)} impostor pairs",
     )
-    high = 0  # labels of points near TPR 1 are stacked downwards so they do not overlap
+    high = 0  # labels of points near TPR 1 go in rows of their own, top down, so they do not overlap
     for p in points:
         if not p.resolvable:
             continue
         x = max(p.fpr, floor)
         ax.plot(x, p.tpr, "o", color="C1", ms=5)
-        offset = (6, 10) if p.tpr < 0.1 else (6, -22)
+        where, offset = "offset points", (6, 10) if p.tpr < 0.1 else (6, -22)
         if p.tpr > 0.9:
             high += 1
-            offset = (-150, -30 * high)
+            where, offset = "axes fraction", (0.22, 0.86 - 0.06 * high)
         label = f"FPR {p.target_fpr:g}: TPR {p.tpr:.3f}, threshold {p.threshold:.3f}"
         ax.annotate(
             label,
             (x, p.tpr),
-            textcoords="offset points",
+            textcoords=where,
             xytext=offset,
             fontsize=7,
             arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
