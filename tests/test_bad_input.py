@@ -293,7 +293,7 @@ def test_bad_checkpoints_are_one_line_errors_in_every_script(tmp_path, kind, mes
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("input_size", "128", "takes 3×96×96 inputs but its metadata says 3×128×128"),
+        ("input_size", "96", "takes 3×128×128 inputs but its metadata says 3×96×96"),
         ("embed_dim", "64", "gives 128-d embeddings but its metadata says 64"),
     ],
 )
