@@ -179,6 +179,8 @@ class RegisterDecisions:
     unknown_rejected: float  # of unknown queries, best score under the threshold
     overall: float  # right decisions (right type accepted, unknown rejected) over all queries
     ambiguous: float  # of accepted queries, runner-up within the margin
+    flagged_right: float  # of right answers accepted, flagged ambiguous: what the margin costs
+    flagged_wrong: float  # of wrong answers accepted (another type, or an unknown document), flagged: its worth
     intervals: dict[str, tuple[float, float]]  # 95 % Wilson intervals, n = queries per draw
 
     def to_dict(self) -> dict:
@@ -208,7 +210,8 @@ def decisions_by_register_size(
             continue
         threshold, margin = policy(size)
         draws = 1 if size == num_types else int(np.clip(queries_per_size // len(truth), 1, 200))
-        c = dict.fromkeys(("known", "unknown", "ranked", "accepted", "rejected", "accepted_all", "ambiguous"), 0)
+        counts = ("known", "unknown", "ranked", "accepted", "rejected", "accepted_all", "ambiguous")
+        c = dict.fromkeys((*counts, "flagged_right", "flagged_wrong"), 0)
         for _ in range(draws):
             chosen = np.sort(rng.choice(num_types, size, replace=False))
             sub = scores[:, chosen]
@@ -227,7 +230,10 @@ def decisions_by_register_size(
             c["accepted"] += (ranked & accepted).sum()
             c["rejected"] += (~known & ~accepted).sum()
             c["accepted_all"] += accepted.sum()
-            c["ambiguous"] += (accepted & (best_score - second < margin)).sum()
+            flagged = accepted & (best_score - second < margin)
+            c["ambiguous"] += flagged.sum()
+            c["flagged_right"] += (flagged & ranked).sum()
+            c["flagged_wrong"] += (flagged & ~ranked).sum()
         n_known, n_unknown = c["known"] / draws, c["unknown"] / draws
         rates = {
             "right_ranked": (c["ranked"], c["known"], n_known),
@@ -236,6 +242,12 @@ def decisions_by_register_size(
             "unknown_rejected": (c["rejected"], c["unknown"], n_unknown),
             "overall": (c["accepted"] + c["rejected"], c["known"] + c["unknown"], n_known + n_unknown),
             "ambiguous": (c["ambiguous"], c["accepted_all"], c["accepted_all"] / draws),
+            "flagged_right": (c["flagged_right"], c["accepted"], c["accepted"] / draws),
+            "flagged_wrong": (
+                c["flagged_wrong"],
+                c["accepted_all"] - c["accepted"],
+                (c["accepted_all"] - c["accepted"]) / draws,
+            ),
         }
         values = {k: (s / n if n else float("nan")) for k, (s, n, _) in rates.items()}
         intervals = {k: wilson(values[k] * per, per) for k, (_, _, per) in rates.items()}
@@ -251,7 +263,7 @@ def format_decisions(rows: list[RegisterDecisions], title: str = "") -> str:
     lines = [title] if title else []
     lines.append(
         f"{'types':>6} {'threshold':>9} {'right-ranked accepted':>24} {'known accuracy':>22} "
-        f"{'unknown rejected':>22} {'overall':>22} {'ambiguous':>9}"
+        f"{'unknown rejected':>22} {'overall':>22} {'flagged ambiguous: right / wrong answers':>41}"
     )
 
     def cell(r, key):
@@ -261,6 +273,6 @@ def format_decisions(rows: list[RegisterDecisions], title: str = "") -> str:
     for r in rows:
         lines.append(
             f"{r.size:>6} {r.threshold:>9.4f} {cell(r, 'right_accepted'):>24} {cell(r, 'known_accuracy'):>22} "
-            f"{cell(r, 'unknown_rejected'):>22} {cell(r, 'overall'):>22} {r.ambiguous:>9.3f}"
+            f"{cell(r, 'unknown_rejected'):>22} {cell(r, 'overall'):>22} {r.flagged_right:>23.3f} / {r.flagged_wrong:.3f}"
         )
     return "\n".join(lines)

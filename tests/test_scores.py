@@ -100,6 +100,8 @@ def test_decisions_by_register_size_on_scores_with_a_known_answer():
     # every type drawn: the 10 unregistered queries are the only unknown ones, all accepted
     assert r30.draws == 1 and r30.unknown_rejected == 0.0 and r30.overall == pytest.approx(60 / 70)
     assert r30.ambiguous == pytest.approx(12 / 70)  # type 0's two close calls and the 10 ties at 0.6
+    # Of the 60 right answers, type 0's two are flagged; of the 10 wrong ones (the unregistered), all.
+    assert (r30.flagged_right, r30.flagged_wrong) == (pytest.approx(2 / 60), 1.0)
     lo, hi = r10.intervals["unknown_rejected"]
     assert (lo, hi) == pytest.approx(wilson(0.8 * 50, 50)) and lo < 0.8 < hi
     assert np.isnan(wilson(0, 0)[0])
