@@ -166,6 +166,19 @@ def score_eval_set(
     return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
 
 
+def read_type(register: list, t: int, read, warn, what: str) -> list:
+    """What ``read`` makes of each register image of type ``t``; an image it cannot read is left out
+    with a warning that it has no ``what``."""
+    found = []
+    for rt, path in register:
+        if rt == t:
+            try:
+                found.append(read(path))
+            except InferError as e:
+                warn(f"{e}; no {what} for it")
+    return found
+
+
 def apply_header(
     scores: np.ndarray, queries: list, register: list, check: HeaderCheck, embedder: Embedder, warn
 ) -> int:
@@ -179,13 +192,7 @@ def apply_header(
 
     def headers_of(t: int) -> np.ndarray:
         if t not in type_headers:
-            images = []
-            for rt, path in register:
-                if rt == t:
-                    try:
-                        images.append(strip(path))
-                    except InferError as e:
-                        warn(f"{e}; no header for it")
+            images = read_type(register, t, strip, warn, "header")
             type_headers[t] = embedder.embed(images) if images else np.zeros((0, 1), np.float32)
         return type_headers[t]
 
@@ -214,14 +221,7 @@ def apply_palette(scores: np.ndarray, queries: list, register: list, check: Pale
 
     def palettes_of(t: int) -> list:
         if t not in type_palettes:
-            found = []
-            for rt, path in register:
-                if rt == t:
-                    try:
-                        found.append(palette_signature(path))
-                    except InferError as e:
-                        warn(f"{e}; no palette for it")
-            type_palettes[t] = found
+            type_palettes[t] = read_type(register, t, palette_signature, warn, "palette")
         return type_palettes[t]
 
     ran = 0

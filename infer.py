@@ -447,8 +447,7 @@ class PaletteCheck:
     min_colour: float = 0.001
 
     def __post_init__(self):
-        if not 0.0 <= self.margin <= 1.0 or not 0.0 <= self.weight <= 1.0 or not 2 <= self.k <= 50:
-            raise InferError(f"palette check: margin and weight in [0, 1], k in 2..50 (got {self})")
+        check_close_call_settings("palette check", self)
 
     def similarity(self, query: np.ndarray, example: np.ndarray) -> float:
         q_colour, e_colour = query[-1] >= self.min_colour, example[-1] >= self.min_colour
@@ -457,7 +456,7 @@ class PaletteCheck:
         return float(np.minimum(query[:-1], example[:-1]).sum()) if q_colour else 1.0
 
     def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
-        return len(top) > 1 and top[0][1] - top[1][1] < self.margin
+        return is_close_call(top, self.margin)
 
     def rescore(self, top: Sequence[tuple], query: np.ndarray, examples: Sequence[Sequence[np.ndarray]]) -> list[tuple]:
         """The first ``len(examples)`` of ``top`` (label, score; best first) re-scored by the query's
@@ -471,6 +470,18 @@ class PaletteCheck:
         similarities (None: no picture), re-scored and re-ranked: (score, rank before, label,
         similarity) tuples, best first; ties keep the embedding's order."""
         return rerank_by(top, similarities, self.weight)
+
+
+def check_close_call_settings(name: str, check) -> None:
+    """A check on close calls (``margin``, ``weight``, ``k``) with settings in range, or a one-line
+    ``InferError`` naming it."""
+    if not 0.0 <= check.margin <= 1.0 or not 0.0 <= check.weight <= 1.0 or not 2 <= check.k <= 50:
+        raise InferError(f"{name}: margin and weight in [0, 1], k in 2..50 (got {check})")
+
+
+def is_close_call(top: Sequence[tuple[str, float]], margin: float) -> bool:
+    """The best two of ``top`` (label, score; best first) within ``margin`` of each other."""
+    return len(top) > 1 and top[0][1] - top[1][1] < margin
 
 
 def rerank_by(top: Sequence[tuple[str, float]], similarities: Sequence[float | None], weight: float) -> list[tuple]:
@@ -527,13 +538,12 @@ class HeaderCheck:
     strip: float = 0.35
 
     def __post_init__(self):
-        if not 0.0 <= self.margin <= 1.0 or not 0.0 <= self.weight <= 1.0 or not 2 <= self.k <= 50:
-            raise InferError(f"header check: margin and weight in [0, 1], k in 2..50 (got {self})")
+        check_close_call_settings("header check", self)
         if not 0.1 <= self.strip <= 0.9:
             raise InferError(f"header check: strip must be in [0.1, 0.9] of the page's height, not {self.strip}")
 
     def triggers(self, top: Sequence[tuple[str, float]]) -> bool:
-        return len(top) > 1 and top[0][1] - top[1][1] < self.margin
+        return is_close_call(top, self.margin)
 
     def strip_of(self, image, input_size: int) -> Image.Image:
         """A path, page or PIL image → its header strip, decoded large enough that the strip keeps
