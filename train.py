@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from configs import Config, ConfigError, available_configs, config_from_dict, load_config, parse_overrides
-from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, eval_transform
+from data import DataError, ResumableSampler, batches_per_epoch, build_train_dataset, class_families, eval_transform
 from engine.budget import RunLength, TimeBudget
 from engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, seed_everything, set_rng_state
 from engine.distributed import DistEnv, broadcast_object, data_parallel, init_distributed, shutdown_distributed
@@ -151,13 +151,20 @@ def run_length(tc, epoch_steps: int, started: float, ckpt: dict | None) -> RunLe
 
 
 def build_training(
-    cfg: Config, env: DistEnv, num_classes: int, total_steps: int, ckpt: dict | None, ckpt_path: Path | None
+    cfg: Config,
+    env: DistEnv,
+    num_classes: int,
+    total_steps: int,
+    ckpt: dict | None,
+    ckpt_path: Path | None,
+    families=None,
 ) -> tuple[TrainingParts, WarmupDecay, int]:
     """The model (the same initial weights on every rank; DDP also broadcasts rank 0's; a PartialFC
     head holds this rank's rows of the class centres only), optimizer, schedule and scaler, restored
-    from ``ckpt`` when resuming; the random streams set; and the step to start at."""
+    from ``ckpt`` when resuming; the random streams set; and the step to start at. ``families``:
+    each class's family id, for ``model.sibling_margin``."""
     tc = cfg.train
-    model = build_model(cfg.model, cfg.data.image_size, num_classes)
+    model = build_model(cfg.model, cfg.data.image_size, num_classes, families)
     if ckpt is None and cfg.model.init:  # a resumed run has its own weights
         started_from = init_from(model, cfg.model.init, neck=cfg.model.init_neck)
         if env.is_main:
@@ -296,7 +303,8 @@ def run(argv: list[str]) -> TrainResult:
     length = run_length(tc, epoch_steps, started, ckpt)
 
     # Model, optimizer and schedule, restored when resuming; then the step loop around them.
-    parts, schedule, step = build_training(cfg, env, dataset.num_classes, length.total, ckpt, ckpt_path)
+    families = class_families(dataset.source) if cfg.model.sibling_margin else None
+    parts, schedule, step = build_training(cfg, env, dataset.num_classes, length.total, ckpt, ckpt_path, families)
     del ckpt
     train_model = distributed_module(parts, env, tc)
     after_step = AfterStep(cfg, env, run_dir, parts, length, schedule, epoch_steps, dataset.num_classes, started)

@@ -37,6 +37,10 @@ class ModelConfig:
     head: Literal["cosface", "arcface", "softmax"] = "cosface"
     scale: float = 64.0
     margin: float = 0.4
+    # Hard-negative margin: added to the cosines of each sample's look-alike siblings (the other
+    # classes of its family: a synthetic family, the pages of one document) in the softmax, so
+    # training keeps separating them after the plain margin is met. 0: off. Plain head only.
+    sibling_margin: float = 0.0
     # PartialFC: each DDP rank holds num_classes / ranks of the class centres (and their optimizer
     # state) and the softmax normaliser is summed across ranks; for hundreds of thousands of classes
     # and more. The same loss and gradients as the plain head at sample_rate 1.

@@ -89,6 +89,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout}")
     if m.scale <= 0 or m.margin < 0:
         raise ConfigError(f"model.scale must be > 0 and model.margin >= 0 (got {m.scale}, {m.margin})")
+    if not 0.0 <= m.sibling_margin < 1.0:
+        raise ConfigError(f"model.sibling_margin: must be in [0, 1) (0: off), got {m.sibling_margin}")
+    if m.sibling_margin and m.partial_fc:
+        raise ConfigError("model.sibling_margin works with the plain head only: set model.partial_fc false")
     if t.tensorboard:
         try:
             import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it)

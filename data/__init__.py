@@ -5,7 +5,7 @@ from __future__ import annotations
 from data.dataset import AugmentedDataset, ResumableSampler, batches_per_epoch
 from data.expand import ExpandedSource
 from data.folder import IMAGE_EXTENSIONS, DataError, ImageFolderSource, load_rgb
-from data.mix import MixedSource
+from data.mix import MixedSource, class_families
 from data.pdf import PdfPagesSource
 from data.synthetic import SyntheticDocuments
 from data.transforms import eval_transform, train_transform
@@ -23,6 +23,7 @@ __all__ = [
     "batches_per_epoch",
     "build_source",
     "cache_side",
+    "class_families",
     "build_train_dataset",
     "eval_transform",
     "load_rgb",

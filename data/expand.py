@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from data.mix import class_families
 from data.transforms import as_image
 
 ROTATIONS = (0, 90, 180, 270)
@@ -40,6 +41,10 @@ class ExpandedSource:
 
     def __len__(self) -> int:
         return len(self.source) * len(VARIANTS)
+
+    def families(self) -> np.ndarray:
+        """A variant of each class is a sibling of the same variant of the source's siblings."""
+        return (class_families(self.source)[:, None] * len(VARIANTS) + np.arange(len(VARIANTS))).ravel()
 
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
         base, v = divmod(index, len(VARIANTS))

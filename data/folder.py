@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -165,6 +166,18 @@ def _pages(folder: Path, files: list[str], warn) -> list[str]:
     return out
 
 
+PAGE_SUFFIX = re.compile(r"_p\d+$")  # data/pdf.py writes page N of doc.pdf as doc_pN.png
+
+
+def document_of(path: str) -> str:
+    """The document a page file belongs to: ``doc.pdf#page=3`` → ``doc.pdf``, ``dir/doc_p3.png`` →
+    ``dir/doc``; any other file is a document of its own."""
+    if "#page=" in path:
+        return path.rsplit("#page=", 1)[0]
+    p = Path(path)
+    return str(p.parent / PAGE_SUFFIX.sub("", p.stem))
+
+
 class FileIndex:
     """File paths and labels as three flat arrays: the UTF-8 bytes of every path, where each path
     starts, and each file's label. A million files take a few tens of MB, not a million Python
@@ -264,10 +277,20 @@ class ImageFolderSource:
         if not paths:
             raise DataError(f"{self.root}: no images found (expected {self.root}/<class>/<image>)")
         self.samples = FileIndex.build(self.root, paths, labels, cache_dir)
+        self.class_per_image = class_per_image
         self.num_classes = len(self.samples) if class_per_image else len(self.classes)
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def families(self) -> np.ndarray:
+        """Each class's family id: with ``class_per_image`` the pages of one document (a PDF's
+        ``#page=N`` entries, or ``<doc>_p<N>.<ext>`` files in one folder, as ``python -m data.pdf``
+        names them) are one family; sub-folder classes are each a family of their own."""
+        if not self.class_per_image:
+            return np.arange(self.num_classes)
+        ids: dict[str, int] = {}
+        return np.array([ids.setdefault(document_of(self.samples[i][0]), len(ids)) for i in range(len(self))])
 
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image | np.ndarray, int]:
         """The image (an HWC uint8 RGB array when it comes through the decoded cache) and its label."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
 from PIL import Image
+
+
+def class_families(source) -> np.ndarray:
+    """(num_classes,) family ids of a source's classes: classes of one family are look-alike siblings
+    (a synthetic family, the pages of one document). A source that knows no families: each class its own."""
+    families = getattr(source, "families", None)
+    return np.asarray(families() if families else np.arange(source.num_classes), np.int64)
 
 
 class MixedSource:
@@ -27,6 +35,15 @@ class MixedSource:
 
     def __len__(self) -> int:
         return self.starts[-1]
+
+    def families(self) -> np.ndarray:
+        """The sources' family ids, kept apart as their labels are."""
+        out, offset = [], 0
+        for source in self.sources:
+            ids = class_families(source)
+            out.append(ids + offset)
+            offset += int(ids.max()) + 1 if len(ids) else 0
+        return np.concatenate(out)
 
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
         part = bisect.bisect_right(self.starts, index) - 1

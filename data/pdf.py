@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from data.folder import DataError
@@ -62,6 +63,11 @@ class PdfPagesSource:
 
     def __len__(self) -> int:
         return len(self.pages)
+
+    def families(self) -> np.ndarray:
+        """Each class's (page's) family id: the pages of one PDF are a family."""
+        ids: dict[Path, int] = {}
+        return np.array([ids.setdefault(path, len(ids)) for path, _, _ in self.pages])
 
     def close(self) -> None:
         for doc in self._docs.values():

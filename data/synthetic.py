@@ -1282,6 +1282,10 @@ class SyntheticDocuments:
     def template(self, class_id: int) -> Design:
         return make_template(self.seed, class_id, self.family_size)
 
+    def families(self) -> np.ndarray:
+        """Each class's family id (``family_member``: consecutive blocks of ``family_size``)."""
+        return np.arange(self.num_classes) // max(1, self.family_size)
+
     def load(self, index: int, epoch: int = 0) -> tuple[Image.Image, int]:
         class_id, instance = divmod(index, self.samples_per_class)
         image = render(self.template(class_id), [self.seed, class_id, instance, epoch], self.long_side, self.fonts)

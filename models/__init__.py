@@ -123,12 +123,20 @@ def build_body(model_cfg, image_size: int) -> EmbeddingBody:
     return EmbeddingBody(backbone, neck)
 
 
-def build_model(model_cfg, image_size: int, num_classes: int) -> DocClassifierNet:
-    """The training module of a ``ModelConfig``: its body and a margin head for ``num_classes``."""
+def build_model(model_cfg, image_size: int, num_classes: int, families=None) -> DocClassifierNet:
+    """The training module of a ``ModelConfig``: its body and a margin head for ``num_classes``
+    (``families``: each class's family id, which ``model.sibling_margin`` needs)."""
     body = build_body(model_cfg, image_size)
     rule = build_margin(model_cfg.head, model_cfg.margin)
     if model_cfg.partial_fc:  # sharded over the ranks of the initialised process group, if any
         head = PartialFC(model_cfg.embed_dim, num_classes, rule, model_cfg.scale, model_cfg.sample_rate)
     else:
-        head = MarginHead(model_cfg.embed_dim, num_classes, rule, model_cfg.scale)
+        head = MarginHead(
+            model_cfg.embed_dim,
+            num_classes,
+            rule,
+            model_cfg.scale,
+            model_cfg.sibling_margin,
+            None if families is None else torch.as_tensor(families),
+        )
     return DocClassifierNet(body, head)

@@ -108,13 +108,35 @@ class MarginHead(nn.Module):
 
     sharded = False  # the centres' rows are the same on every rank
 
-    def __init__(self, embed_dim: int, num_classes: int, rule=None, scale: float = 64.0):
+    def __init__(
+        self,
+        embed_dim: int,
+        num_classes: int,
+        rule=None,
+        scale: float = 64.0,
+        sibling_margin: float = 0.0,
+        families: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.rule = rule if rule is not None else NoMargin()
         self.scale = scale
         self.num_classes = num_classes
         self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
         init_class_centres_(self.weight)
+        # Hard-negative margin: a row's look-alike siblings (the other classes of its family) get
+        # ``sibling_margin`` added to their cosines, so the loss keeps pushing them apart after the
+        # plain margin is met. Family ids come from the data each run (not kept in checkpoints).
+        self.sibling_margin = sibling_margin
+        if sibling_margin and families is None:
+            raise ValueError("a sibling margin needs the classes' family ids")
+        if families is not None and len(families) != num_classes:
+            raise ValueError(f"family ids for {len(families)} classes, the head has {num_classes}")
+        self.register_buffer("families", None if families is None else torch.as_tensor(families), persistent=False)
+
+    def siblings(self, labels: torch.Tensor) -> torch.Tensor:
+        """(rows × classes) bool: the classes of each row's family other than its own."""
+        mask = self.families[None, :] == self.families[labels][:, None]
+        return mask.scatter_(1, labels[:, None], False)
 
     def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
         return F.linear(F.normalize(embeddings.float(), dim=1), F.normalize(self.weight.float(), dim=1))
@@ -125,6 +147,8 @@ class MarginHead(nn.Module):
             cos = self.cosine(embeddings)
             if labels is not None:
                 cos = self.rule(cos, labels)
+                if self.sibling_margin:
+                    cos = cos + self.sibling_margin * self.siblings(labels).to(cos.dtype)
             return self.scale * cos
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,12 +171,15 @@ class MarginHead(nn.Module):
         optimizer.load_state_dict(state)
 
     def describe(self) -> str:
-        """What a run's first line says of the head beyond its class count ('' for this one)."""
-        return ""
+        """What a run's first line says of the head beyond its class count."""
+        if not self.sibling_margin:
+            return ""
+        return f" (sibling margin {self.sibling_margin} within {len(torch.unique(self.families))} families)"
 
     def extra_repr(self) -> str:
         n, d = self.weight.shape
-        return f"embed_dim={d}, num_classes={n}, scale={self.scale}, rule={self.rule}"
+        siblings = f", sibling_margin={self.sibling_margin}" if self.sibling_margin else ""
+        return f"embed_dim={d}, num_classes={n}, scale={self.scale}, rule={self.rule}{siblings}"
 
 
 def build_head(kind: str, embed_dim: int, num_classes: int, scale: float, margin: float) -> MarginHead:

@@ -69,3 +69,45 @@ def test_logits_are_fp32_under_bf16_autocast(kind):
     # The head's answer: the cross-entropy of those logits, and how many rows have their class first.
     torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(reference, labels))
     assert int(correct) == int((reference.argmax(1) == labels).sum())
+
+
+def test_sibling_margin_raises_the_cosines_of_the_rows_family_only():
+    # Classes 0 and 1 are one family, class 2 another.
+    families = torch.tensor([0, 0, 1])
+    plain = _head(CosFace(0.2), scale=10.0)
+    head = MarginHead(2, 3, CosFace(0.2), scale=10.0, sibling_margin=0.15, families=families)
+    with torch.no_grad():
+        head.weight.copy_(plain.weight)
+    labels = torch.tensor([1, 2])
+    embeddings = EMB.repeat(2, 1)
+    assert head.siblings(labels).tolist() == [[True, False, False], [False, False, False]]
+    expected = plain.logits(embeddings, labels)
+    expected[0, 0] += 10.0 * 0.15  # row 0 (class 1): its sibling, class 0, scores 0.15 nearer
+    torch.testing.assert_close(head.logits(embeddings, labels), expected)
+    # The loss is the cross-entropy of those logits: higher than the plain head's for row 0 only.
+    loss, _ = head(embeddings, labels)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(expected, labels))
+    assert loss > plain(embeddings, labels)[0]
+    # Without labels (evaluation) no margin of either kind.
+    torch.testing.assert_close(head.logits(embeddings), plain.logits(embeddings))
+
+
+def test_sibling_margin_pushes_the_sibling_centre_harder():
+    families = torch.tensor([0, 0, 1])
+    grads = []
+    for margin in (0.0, 0.3):
+        head = MarginHead(2, 3, CosFace(0.2), scale=10.0, sibling_margin=margin, families=families)
+        with torch.no_grad():
+            head.weight.copy_(_head(None, 1.0).weight)
+        head(EMB, torch.tensor([1]))[0].backward()
+        grads.append(head.weight.grad.clone())
+    # Descent moves class 0's centre (the sibling) away from the embedding, more with the margin.
+    away = [-(g[0] @ EMB[0]).item() for g in grads]
+    assert away[1] < away[0] < 0
+
+
+def test_sibling_margin_needs_family_ids_for_every_class():
+    with pytest.raises(ValueError, match="family ids"):
+        MarginHead(2, 3, CosFace(0.2), sibling_margin=0.1)
+    with pytest.raises(ValueError, match="for 2 classes, the head has 3"):
+        MarginHead(2, 3, CosFace(0.2), sibling_margin=0.1, families=torch.tensor([0, 1]))

@@ -1,6 +1,8 @@
 """Training data sources: PDF pages, instance expansion, mixing, one class per image."""
 
+import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -341,3 +343,68 @@ def test_cached_images_train_through_expansion_letterbox_and_plain_resize(tmp_pa
     cold = [dataset[i][0] for i in range(2)]
     warm = [dataset[i][0] for i in range(2)]
     assert all(torch.equal(a, b) for a, b in zip(cold, warm, strict=True))
+
+
+def test_families_group_look_alike_classes_and_stay_apart_when_mixed(pdf_folder, tmp_path, capsys):
+    """Each source's classes by family (``model.sibling_margin`` reads them): a synthetic family's
+    siblings, the pages of one document; sub-folder classes and a source without families stand alone."""
+    from data import class_families
+    from data.folder import document_of
+
+    synthetic = SyntheticDocuments(8, 1, family_size=4)
+    assert class_families(synthetic).tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert class_families(SyntheticDocuments(3, 1)).tolist() == [0, 1, 2]
+    pdfs = PdfPagesSource(pdf_folder, 64)  # a.pdf: 3 pages, sub/b.pdf: 2 (the broken one skipped)
+    assert class_families(pdfs).tolist() == [0, 0, 0, 1, 1]
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name in ("a_p1", "a_p12", "b_p1", "a_p", "cover"):  # as `python -m data.pdf` names pages
+        Image.new("RGB", (20, 20)).save(pages / f"{name}.png")
+    per_image = ImageFolderSource(pages, class_per_image=True)
+    by_name = {Path(per_image.samples[i][0]).stem: f for i, f in enumerate(class_families(per_image))}
+    assert by_name["a_p1"] == by_name["a_p12"] and len(set(by_name.values())) == 4
+    folder_pdfs = ImageFolderSource(pdf_folder, class_per_image=True)  # PDFs page by page: one family each
+    assert sorted(np.bincount(class_families(folder_pdfs)).tolist()) == [2, 3]
+    assert document_of("x/doc.pdf#page=3") == "x/doc.pdf" and document_of("x/doc_p3.png") == "x/doc"
+    assert class_families(ImageFolderSource(pdf_folder)).tolist() == list(
+        range(ImageFolderSource(pdf_folder).num_classes)
+    )
+    expanded = class_families(ExpandedSource(SyntheticDocuments(2, 1, family_size=2)))
+    assert expanded.tolist() == list(range(24)) * 2  # variant v of class 0 and of its sibling, class 1
+    mixed = class_families(MixedSource([(synthetic, 1.0), (pdfs, 1.0)]))
+    assert mixed.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
+    capsys.readouterr()
+
+
+def test_training_with_a_sibling_margin(pdf_folder, tmp_path):
+    from train import run
+
+    result = run(
+        [
+            "--cfg",
+            "tiny_cpu",
+            *TINY,
+            "--data.sources",
+            f"[{{kind: synthetic}}, {{kind: pdf, root: '{pdf_folder}'}}]",
+            "--data.synthetic.family_size",
+            "4",
+            "--model.sibling_margin",
+            "0.1",
+            "--train.epochs",
+            "1",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    head = result.model.head
+    assert head.sibling_margin == 0.1 and head.families.tolist()[-5:] == [4, 4, 4, 5, 5]
+    losses = [
+        r["loss"] for r in map(json.loads, (result.run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r
+    ]
+    assert losses and np.isfinite(losses).all()
+    # Export and evaluation build the body alone: the margin's family ids are not needed there.
+    import export_onnx
+
+    out = tmp_path / "m.onnx"
+    argv = ["--ckpt", str(result.run_dir), "--out", str(out), "--calibration-types", "6", "--policy-types", "0"]
+    assert export_onnx.main(argv) == 0 and out.is_file()
