@@ -131,12 +131,5 @@ def build_model(model_cfg, image_size: int, num_classes: int, families=None) -> 
     if model_cfg.partial_fc:  # sharded over the ranks of the initialised process group, if any
         head = PartialFC(model_cfg.embed_dim, num_classes, rule, model_cfg.scale, model_cfg.sample_rate)
     else:
-        head = MarginHead(
-            model_cfg.embed_dim,
-            num_classes,
-            rule,
-            model_cfg.scale,
-            model_cfg.sibling_margin,
-            None if families is None else torch.as_tensor(families),
-        )
+        head = MarginHead(model_cfg.embed_dim, num_classes, rule, model_cfg.scale, model_cfg.sibling_margin, families)
     return DocClassifierNet(body, head)

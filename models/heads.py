@@ -115,7 +115,7 @@ class MarginHead(nn.Module):
         rule=None,
         scale: float = 64.0,
         sibling_margin: float = 0.0,
-        families: torch.Tensor | None = None,
+        families=None,  # (num_classes,) family ids, any array-like
     ):
         super().__init__()
         self.rule = rule if rule is not None else NoMargin()
