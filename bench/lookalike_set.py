@@ -2029,18 +2029,13 @@ def save_photo(image: Image.Image, path: Path, rng: np.random.Generator) -> None
 # ---------------------------------------------------------------------------------------------- pages
 
 
-def _ink_share(image: Image.Image) -> float:
-    grey = np.asarray(image.convert("L").resize((128, 128)), np.float32)
-    return float((grey < 200).mean())
-
-
 def choose_pages(pdf_root: Path, count: int, seed: int, long_side: int) -> list[tuple[object, int, str]]:
     """``count`` pages of the PDFs under ``pdf_root``, favouring natural look-alikes: first pages of
     different publishers' classes (40 %) and title pages of manuals (30 %), both in portrait paper
     format, then pairs of neighbouring pages of one file. Blank pages and near-copies of a page
     already chosen are skipped (two files can hold the same page).
     Returns (source, page index in the source, group)."""
-    from data.pdf import PdfPagesSource
+    from data.pdf import DistinctPages, PdfPagesSource
 
     source = PdfPagesSource(pdf_root, long_side, cache_dir=None)
     rng = np.random.default_rng([seed, 0xD0C])
@@ -2064,7 +2059,7 @@ def choose_pages(pdf_root: Path, count: int, seed: int, long_side: int) -> list[
         others.extend(idx[start : start + 2])
     candidates["other_page"] = others
     chosen: list[tuple[object, int, str]] = []
-    thumbs: list[np.ndarray] = []
+    distinct = DistinctPages()
     for group, n in wants.items():
         taken = 0
         for index in candidates[group]:
@@ -2074,14 +2069,10 @@ def choose_pages(pdf_root: Path, count: int, seed: int, long_side: int) -> list[
                 image = source.render(int(index), 160)
             except Exception:  # noqa: BLE001 - a page pdfium cannot draw is skipped
                 continue
-            if _ink_share(image) < 0.01:
-                continue
             if group != "other_page" and not 1.25 <= image.height / image.width <= 1.5:
                 continue  # a figure or a slide, not a first page of a paper or manual
-            thumb = np.asarray(image.convert("L").resize((64, 90)), np.float32)
-            if any(np.abs(thumb - t).mean() < 1.5 for t in thumbs):
+            if not distinct.admit(image):
                 continue
-            thumbs.append(thumb)
             chosen.append((source, int(index), group))
             taken += 1
     return chosen

@@ -33,6 +33,43 @@ def spread_pages(count: int, max_pages: int = 0) -> list[int]:
     return sorted({round(i * (count - 1) / (max_pages - 1)) for i in range(max_pages)})
 
 
+class DistinctPages:
+    """Keeps the pages someone could register as a document type of their own: a nearly blank page
+    (under ``min_ink`` of its pixels darker than 200 at 128 × 128) is no document, and a page that
+    looks like one kept already (mean grey difference under ``max_difference`` at 64 × 90: two files
+    can print the same page) could never be told from it. Evaluation and calibration sets choose
+    their pages through it, so a type is never a blank or a copy of another."""
+
+    def __init__(self, min_ink: float = 0.01, max_difference: float = 1.5):
+        self.min_ink, self.max_difference = min_ink, max_difference
+        self.thumbs = np.empty((0, 90, 64), np.float32)  # grows by doubling; the first ``kept`` rows count
+        self.kept = self.blank = self.repeated = self.unreadable = 0
+
+    @staticmethod
+    def ink_share(image: Image.Image) -> float:
+        grey = np.asarray(image.convert("L").resize((128, 128)), np.float32)
+        return float((grey < 200).mean())
+
+    def admit(self, image: Image.Image) -> bool:
+        """True (and the page remembered) when ``image`` is neither blank nor a copy of a kept page."""
+        if self.ink_share(image) < self.min_ink:
+            self.blank += 1
+            return False
+        thumb = np.asarray(image.convert("L").resize((64, 90)), np.float32)
+        if (np.abs(self.thumbs[: self.kept] - thumb).mean(axis=(1, 2)) < self.max_difference).any():
+            self.repeated += 1
+            return False
+        if self.kept == len(self.thumbs):
+            self.thumbs = np.concatenate([self.thumbs, np.empty((max(8, self.kept), 90, 64), np.float32)])
+        self.thumbs[self.kept] = thumb
+        self.kept += 1
+        return True
+
+    def skipped(self) -> str:
+        unreadable = f", {self.unreadable} that could not be drawn" if self.unreadable else ""
+        return f"{self.blank} nearly blank and {self.repeated} repeated pages skipped{unreadable}"
+
+
 class PdfPagesSource:
     def __init__(
         self, root: str | Path, long_side: int, cache_dir: str | Path | None = "data_cache", max_pages: int = 0
@@ -122,6 +159,30 @@ class PdfPagesSource:
             image.save(f, format="PNG")
         os.replace(tmp, cached)  # workers may race on a page: either copy is the same image
         return image, index
+
+
+def choose_distinct(source: PdfPagesSource, count: int, rng: np.random.Generator, long_side: int | None = None):
+    """``count`` pages of ``source`` drawn at random (``rng.choice`` without replacement), each one
+    ``DistinctPages`` turns away replaced in its place by the next of the other pages in a random
+    order, so a draw that holds no blank or repeated page is the plain draw. Returns a list of
+    (index, page rendered at ``long_side``), shorter when the source runs out, and the filter (its
+    counts say what was skipped)."""
+    keep = DistinctPages()
+    first = rng.choice(len(source), min(count, len(source)), replace=False)
+    spare = iter(rng.permutation(np.setdiff1d(np.arange(len(source)), first)).tolist())
+    chosen: list[tuple[int, Image.Image]] = []
+    for index in first.tolist():
+        while index is not None:
+            try:
+                image = source.render(index, long_side)
+            except Exception:  # noqa: BLE001 - pdfium's errors vary; a page it cannot draw is skipped
+                keep.unreadable += 1
+                image = None
+            if image is not None and keep.admit(image):
+                chosen.append((index, image))
+                break
+            index = next(spare, None)
+    return chosen, keep
 
 
 def export_pages(root: str | Path, out: str | Path, long_side: int, max_pages: int = 0) -> int:

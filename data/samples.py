@@ -7,7 +7,8 @@
 Templates come from a seed the shipped model never trained on (training uses data.synthetic.seed 0),
 so the register shows what a user sees: document types new to the model. Evaluation sets use yet
 another seed (31337), and PDF evaluation sets pages of PDFs in the test/ split of data.debian_pdfs,
-which neither training nor validation reads.
+which neither training nor validation reads; nearly blank pages and pages another file prints the
+same are no types of their own there (data.pdf.DistinctPages).
 """
 
 from __future__ import annotations
@@ -82,24 +83,29 @@ def write_pdf_eval_set(
 ) -> None:
     """An evaluation folder of PDF pages: each page is a type, registered by its clean render and
     queried by photos of it. Pages are drawn at random from at most ``pages_per_file`` evenly spread
-    pages of each file, so one long manual cannot fill the set."""
+    pages of each file, so one long manual cannot fill the set; nearly blank pages and copies of a
+    page drawn already are left out (``data.pdf.DistinctPages``: no one registers them, and no model
+    could tell two of them apart)."""
     import numpy as np
 
-    from data.pdf import PdfPagesSource
+    from data.pdf import PdfPagesSource, choose_distinct
 
     pages = PdfPagesSource(pdf_root, long_side, cache_dir=None, max_pages=pages_per_file)
     total = num_types + unknown_types
-    if total > len(pages):
-        raise SystemExit(f"{pdf_root}: {len(pages)} pages to choose from, {total} asked for")
-    chosen = np.random.default_rng(seed).choice(len(pages), total, replace=False)
+    chosen, distinct = choose_distinct(pages, total, np.random.default_rng(seed))
+    if len(chosen) < total:
+        raise SystemExit(
+            f"{pdf_root}: {len(chosen)} distinct pages to choose from ({distinct.skipped()}), {total} asked for"
+        )
     (out / "register").mkdir(parents=True, exist_ok=True)
-    for t, index in enumerate(chosen.tolist()):
-        image, name = pages.render(index), pages.name(index)
+    for t, (index, image) in enumerate(chosen):
+        name = pages.name(index)
         if t < num_types:
             image.save(out / "register" / f"{name}.png")
         (out / "queries" / name).mkdir(parents=True, exist_ok=True)
         for k in range(1, photos_per_type + 1):
             photo_of(image, seed=seed + 1000 * t + k).save(out / "queries" / name / f"{k}.jpg", quality=85)
+    print(f"{out}: {distinct.skipped()}")
 
 
 def main() -> None:

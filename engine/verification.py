@@ -41,16 +41,20 @@ class VerificationSet:
     @classmethod
     def from_pdf_pages(cls, root: str, num_types: int = 100, photos_per_type: int = 2, seed: int = VALIDATION_SEED):
         """The same check on PDF pages: each page's clean render is registered, photos of it are the
-        queries. Pages are spread over the files under ``root`` (a split training never reads)."""
-        from data.pdf import PdfPagesSource
+        queries. Pages are spread over the files under ``root`` (a split training never reads);
+        nearly blank pages and copies of a chosen page are left out (``data.pdf.DistinctPages``)."""
+        from data.pdf import PdfPagesSource, choose_distinct
 
-        pages = PdfPagesSource(root, 384, cache_dir=None, max_pages=max(1, num_types // 10))
-        if len(pages) < num_types:  # few files: take every page
-            pages = PdfPagesSource(root, 384, cache_dir=None)
-        chosen = np.random.default_rng(seed).choice(len(pages), min(num_types, len(pages)), replace=False)
+        def draw(max_pages: int) -> list:
+            pages = PdfPagesSource(root, 384, cache_dir=None, max_pages=max_pages)
+            return choose_distinct(pages, num_types, np.random.default_rng(seed))[0]
+
+        chosen = draw(max(1, num_types // 10))
+        if len(chosen) < num_types:  # few files (or few distinct pages among the spread ones): every page
+            chosen = draw(0)
         self = cls.__new__(cls)
         with torch.random.fork_rng(devices=[]):
-            self.register = [pages.render(int(i)) for i in chosen]
+            self.register = [image for _, image in chosen]
             self.queries = [
                 photo_of(im, seed=seed + 10 * t + k)
                 for t, im in enumerate(self.register)

@@ -216,12 +216,46 @@ def test_pdf_pages_make_evaluation_and_validation_sets(pdf_folder, tmp_path):
     queried = sorted(p.name for p in (out / "queries").iterdir())
     assert len(registered) == 3 and len(queried) == 4 and set(registered) < set(queried)
     assert all(len(list((out / "queries" / q).glob("*.jpg"))) == 2 for q in queried)
-    with pytest.raises(SystemExit, match="5 pages to choose from, 9 asked for"):
+    with pytest.raises(SystemExit, match="5 distinct pages to choose from"):
         write_pdf_eval_set(tmp_path / "e2", pdf_folder, num_types=9)
 
     val = VerificationSet.from_pdf_pages(str(pdf_folder), num_types=4, photos_per_type=2)
     assert (len(val.register), len(val.queries), val.num_types) == (4, 8, 4)
     assert val.truth.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_page_sets_leave_out_blank_pages_and_copies_of_a_page(pdf_folder, tmp_path):
+    """No evaluation or calibration type is a blank page or a page another file prints the same."""
+    from data.pdf import DistinctPages, choose_distinct
+    from data.samples import write_pdf_eval_set
+    from engine.verification import VerificationSet
+
+    # Where the draw holds no such page it is the plain draw (sets drawn before the filter stay as they were).
+    pages = PdfPagesSource(pdf_folder, long_side=100, cache_dir=None)
+    chosen, _ = choose_distinct(pages, 3, np.random.default_rng(5))
+    assert [i for i, _ in chosen] == np.random.default_rng(5).choice(5, 3, replace=False).tolist()
+
+    _pdf(pdf_folder / "c.pdf", ["white", "red", "purple"])  # a blank page, a copy of a.pdf's first, a new one
+    distinct = DistinctPages()
+    red = PdfPagesSource(pdf_folder, long_side=140, cache_dir=None).render(0)
+    assert distinct.admit(red) and not distinct.admit(red.resize((150, 210)))  # the same page at another size
+    assert not distinct.admit(Image.new("RGB", (300, 420), "white"))
+    speck = Image.new("RGB", (300, 420), "white")
+    ImageDraw.Draw(speck).rectangle([10, 10, 30, 30], fill="black")  # 0.4 % ink: nearly blank
+    assert not distinct.admit(speck) and (distinct.kept, distinct.blank, distinct.repeated) == (1, 2, 1)
+    blue = Image.new("RGB", (300, 420), "white")
+    ImageDraw.Draw(blue).rectangle([20, 80, 200, 180], fill="blue")  # the same box lower down: another page
+    assert distinct.admit(blue)
+
+    out = tmp_path / "eval"
+    write_pdf_eval_set(out, pdf_folder, num_types=5, photos_per_type=1, unknown_types=1, long_side=120)
+    queried = sorted(p.name for p in (out / "queries").iterdir())
+    assert len(queried) == 6 and "c_p1" not in queried
+    assert sum(name in ("a_p1", "c_p2") for name in queried) == 1  # one of the two red pages
+    with pytest.raises(SystemExit, match=r"6 distinct pages to choose from \(1 nearly blank and 1 repeated"):
+        write_pdf_eval_set(tmp_path / "e2", pdf_folder, num_types=7)
+    val = VerificationSet.from_pdf_pages(str(pdf_folder), num_types=8, photos_per_type=1)
+    assert val.num_types == len(val.register) == 6 and val.truth.tolist() == list(range(6))
 
 
 def test_folder_index_keeps_rglob_order_and_is_memory_mapped_and_small_to_pickle(tmp_path):
