@@ -2059,7 +2059,7 @@ def choose_pages(pdf_root: Path, count: int, seed: int, long_side: int) -> list[
         others.extend(idx[start : start + 2])
     candidates["other_page"] = others
     chosen: list[tuple[object, int, str]] = []
-    distinct = DistinctPages()
+    distinct = DistinctPages(ink_level=200, max_difference=1.5)  # fuller pages than the default asks
     for group, n in wants.items():
         taken = 0
         for index in candidates[group]:

@@ -35,20 +35,20 @@ def spread_pages(count: int, max_pages: int = 0) -> list[int]:
 
 class DistinctPages:
     """Keeps the pages someone could register as a document type of their own: a nearly blank page
-    (under ``min_ink`` of its pixels darker than 200 at 128 × 128) is no document, and a page that
-    looks like one kept already (mean grey difference under ``max_difference`` at 64 × 90: two files
-    can print the same page) could never be told from it. Evaluation and calibration sets choose
-    their pages through it, so a type is never a blank or a copy of another."""
+    (marks on under ``min_ink`` of it: pixels darker than ``ink_level`` at 128 × 128; a running head
+    alone, a page number) is no document, and a page another file prints the same as one kept
+    already (mean grey difference under ``max_difference`` at 64 × 90; the same manual in two
+    packages) could never be told from it. Evaluation and calibration sets choose their pages
+    through it, so no type is a blank page or a copy of another."""
 
-    def __init__(self, min_ink: float = 0.01, max_difference: float = 1.5):
-        self.min_ink, self.max_difference = min_ink, max_difference
+    def __init__(self, min_ink: float = 0.01, ink_level: int = 250, max_difference: float = 0.25):
+        self.min_ink, self.ink_level, self.max_difference = min_ink, ink_level, max_difference
         self.thumbs = np.empty((0, 90, 64), np.float32)  # grows by doubling; the first ``kept`` rows count
         self.kept = self.blank = self.repeated = self.unreadable = 0
 
-    @staticmethod
-    def ink_share(image: Image.Image) -> float:
+    def ink_share(self, image: Image.Image) -> float:
         grey = np.asarray(image.convert("L").resize((128, 128)), np.float32)
-        return float((grey < 200).mean())
+        return float((grey < self.ink_level).mean())
 
     def admit(self, image: Image.Image) -> bool:
         """True (and the page remembered) when ``image`` is neither blank nor a copy of a kept page."""

@@ -246,6 +246,9 @@ def test_page_sets_leave_out_blank_pages_and_copies_of_a_page(pdf_folder, tmp_pa
     blue = Image.new("RGB", (300, 420), "white")
     ImageDraw.Draw(blue).rectangle([20, 80, 200, 180], fill="blue")  # the same box lower down: another page
     assert distinct.admit(blue)
+    stamped = blue.copy()
+    ImageDraw.Draw(stamped).rectangle([240, 360, 260, 380], fill="black")  # the same page with a small stamp
+    assert distinct.admit(stamped) and distinct.kept == 3
 
     out = tmp_path / "eval"
     write_pdf_eval_set(out, pdf_folder, num_types=5, photos_per_type=1, unknown_types=1, long_side=120)
