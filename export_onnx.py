@@ -2,6 +2,7 @@
 
     python export_onnx.py --cfg lcnet050_cosface_96                      # newest runs/lcnet050_cosface_96-*/last.pt
     python export_onnx.py --ckpt runs/tiny_cpu-.../last.pt --out m.onnx   # config taken from the checkpoint
+    python export_onnx.py --recalibrate m.onnx --policy-pdf-root data_cache/pdfs/val   # its decision table afresh
 
 The margin head and every training-only part stay behind. The file is checked (onnx.checker, a
 really dynamic batch axis, onnxruntime-vs-PyTorch parity on random and real inputs at batch 1 and
@@ -70,6 +71,13 @@ class ExportArgs:  # argparse-dataclass reads real annotations: no `from __futur
         metadata={
             "help": "held-out types of each kind the decision table (thresholds by register size) is calibrated on "
             "(0: none); register sizes up to one less are calibrated, larger ones extrapolated"
+        },
+    )
+    recalibrate: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "an exported model: calibrate its decision table afresh (onnxruntime, no checkpoint) and write "
+            "it back, or to --out"
         },
     )
     policy_pdf_root: str = field(
@@ -212,13 +220,12 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
     }
 
 
-def decision_table(model: EmbeddingModel, cfg: Config, num_types: int, pdf_root: str = "") -> DecisionTable:
+def decision_table(embed, num_types: int, pdf_root: str = "") -> DecisionTable:
     """Thresholds by register size and false-accept target, and margins (policy.py), from photos
     of held-out synthetic templates (families of look-alikes) against their clean examples, and,
     with ``pdf_root``, of held-out PDF pages against their clean renders: for each kind a pool of
     ``num_types`` types, and the stricter of the two at every point, so the policy holds for a
-    register of either kind."""
-    embed = embedder(model, cfg)
+    register of either kind. ``embed``: PIL images → unit embeddings (N, D)."""
     pools = [("synthetic templates", lambda: VerificationSet(num_types, photos_per_type=1))]
     if pdf_root:
         pools.append(("PDF pages", lambda: VerificationSet.from_pdf_pages(pdf_root, num_types, photos_per_type=1)))
@@ -262,6 +269,42 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) 
     return meta
 
 
+def describe_table(table: DecisionTable) -> None:
+    shown = [n for n in (10, 100, 1000) if n <= 10 * table.sizes[-1]]
+    print(
+        f"decision table ({table.data}): at {DEFAULT_FPR:g} of unknown documents accepted, threshold "
+        + ", ".join(f"{table.threshold(n, DEFAULT_FPR):.4f} for {n} types" for n in shown)
+        + f"; margin {table.margin(100):.4f} at 100 types"
+    )
+
+
+def recalibrate(model_path: Path, out: Path, num_types: int, pdf_root: str = "") -> DecisionTable:
+    """Calibrate an exported model's decision table afresh (as the export does, embedding with
+    onnxruntime, so no checkpoint is needed) and write the model with it to ``out``; the graph and
+    every other metadata entry stay as they were."""
+    from infer import InferError, OnnxModel
+
+    try:
+        model = OnnxModel(model_path)
+    except InferError as e:
+        raise ExportError(str(e)) from None
+
+    def embed(images):
+        batches = [images[i : i + 64] for i in range(0, len(images), 64)]
+        return np.concatenate([model(np.stack([model.load(im) for im in batch])) for batch in batches])
+
+    table = decision_table(embed, num_types, pdf_root)
+    proto = onnx.load(str(model_path))
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != "decision_table"]
+    del proto.metadata_props[:]
+    for key, value in [*kept, ("decision_table", table.to_json())]:
+        proto.metadata_props.add(key=key, value=value)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        onnx.save(proto, str(tmp))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 exported, 2 a bad config, checkpoint or export (one line on stderr)."""
     try:
@@ -278,6 +321,14 @@ def run(argv: list[str] | None = None) -> int:
         epilog=f"configs: {', '.join(available_configs())}. Config keys can be overridden as with train.py.",
     )
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.recalibrate:
+        if rest or args.ckpt or args.cfg or args.threshold is not None or args.policy_types <= 0:
+            raise ExportError("--recalibrate takes only --out, --policy-types (above 0) and --policy-pdf-root")
+        source = Path(args.recalibrate)
+        out = Path(args.out) if args.out else source
+        describe_table(recalibrate(source, out, args.policy_types, args.policy_pdf_root))
+        print(f"wrote {out} with the decision table calibrated afresh")
+        return 0
     overrides = parse_overrides(rest)
     ckpt_path = checkpoint_path(args.ckpt) if args.ckpt else None
     ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None
@@ -310,14 +361,9 @@ def run(argv: list[str] | None = None) -> int:
                 f"(TPR {meta['threshold_tpr']}, top-1 {meta['calibration_top1']}, {meta['calibration_data']})"
             )
         if args.threshold is None and args.policy_types > 0:  # a threshold given is the one to use
-            table = decision_table(model, cfg, args.policy_types, args.policy_pdf_root)
+            table = decision_table(embedder(model, cfg), args.policy_types, args.policy_pdf_root)
             meta["decision_table"] = table.to_json()
-            shown = [n for n in (10, 100, 1000) if n <= 10 * table.sizes[-1]]
-            print(
-                f"decision table ({table.data}): at {DEFAULT_FPR:g} of unknown documents accepted, threshold "
-                + ", ".join(f"{table.threshold(n, DEFAULT_FPR):.4f} for {n} types" for n in shown)
-                + f"; margin {table.margin(100):.4f} at 100 types"
-            )
+            describe_table(table)
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         proto.producer_name = "docclassifier"

@@ -57,6 +57,32 @@ def test_export_records_a_table_that_rises_with_the_register(table_model):
     assert "40 held-out synthetic templates" in table.data
 
 
+def test_recalibrate_rewrites_only_the_table_and_matches_the_export(table_model, tmp_path):
+    """export_onnx.py --recalibrate: the table calibrated afresh with onnxruntime, no checkpoint."""
+    import export_onnx
+
+    out = tmp_path / "recalibrated.onnx"
+    assert export_onnx.main(["--recalibrate", str(table_model), "--out", str(out), "--policy-types", "40"]) == 0
+    before, after = onnx.load(str(table_model)), onnx.load(str(out))
+    assert before.graph == after.graph
+    meta_before = {p.key: p.value for p in before.metadata_props}
+    meta_after = {p.key: p.value for p in after.metadata_props}
+    assert meta_before.keys() == meta_after.keys()
+    assert all(meta_before[k] == meta_after[k] for k in meta_before if k != "decision_table")
+    # The same pool, embedded by onnxruntime instead of PyTorch: the same table, to within the export's parity
+    # (thresholds and margins are scores of the pool, which the two runtimes give to within 1e-4).
+    ours, exported = _table(out), _table(table_model)
+    assert ours.sizes == exported.sizes and ours.fprs == exported.fprs and ours.data == exported.data
+    assert np.allclose(ours.thresholds, exported.thresholds, atol=1e-4, rtol=0)
+    assert np.allclose(ours.margins, exported.margins, atol=1e-4, rtol=0)
+    smaller = tmp_path / "smaller.onnx"
+    assert export_onnx.main(["--recalibrate", str(out), "--out", str(smaller), "--policy-types", "12"]) == 0
+    assert _table(smaller).sizes == (1, 2, 5, 10) and "12 held-out synthetic templates" in _table(smaller).data
+    cmd = [sys.executable, str(ROOT / "export_onnx.py"), "--recalibrate", str(tmp_path / "none.onnx")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "none.onnx" in proc.stderr
+
+
 def test_threshold_follows_the_register_size_and_fpr(table_model, tmp_path):
     table = _table(table_model)
     small = infer.DocClassifier(table_model, _register(tmp_path / "small", 2), cache=False)
