@@ -282,23 +282,18 @@ def recalibrate(model_path: Path, out: Path, num_types: int, pdf_root: str = "")
     """Calibrate an exported model's decision table afresh (as the export does, embedding with
     onnxruntime, so no checkpoint is needed) and write the model with it to ``out``; the graph and
     every other metadata entry stay as they were."""
-    from infer import InferError, OnnxModel
+    from infer import DocClassifier, InferError
 
     try:
-        model = OnnxModel(model_path)
+        model = DocClassifier(model_path, register=None)
     except InferError as e:
         raise ExportError(str(e)) from None
-
-    def embed(images):
-        batches = [images[i : i + 64] for i in range(0, len(images), 64)]
-        return np.concatenate([model(np.stack([model.load(im) for im in batch])) for batch in batches])
-
-    table = decision_table(embed, num_types, pdf_root)
+    table = decision_table(model.embed, num_types, pdf_root)
     proto = onnx.load(str(model_path))
-    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != "decision_table"]
-    del proto.metadata_props[:]
-    for key, value in [*kept, ("decision_table", table.to_json())]:
-        proto.metadata_props.add(key=key, value=value)
+    entry = next((p for p in proto.metadata_props if p.key == "decision_table"), None)
+    if entry is None:
+        entry = proto.metadata_props.add(key="decision_table")
+    entry.value = table.to_json()
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:
         onnx.save(proto, str(tmp))
