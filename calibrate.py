@@ -99,8 +99,9 @@ def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, lis
 
 def write_settings(path: Path, settings: RegisterSettings, threshold: float, margin: float) -> RegisterSettings:
     """The register's settings with this threshold and margin (``fpr`` dropped: a threshold wins
-    over it), written atomically; per-type thresholds are kept."""
-    updated = RegisterSettings(None, threshold, margin, settings.types, str(path))
+    over it), written atomically; per-type thresholds and the declared calibration (what the
+    register holds) are kept."""
+    updated = RegisterSettings(None, threshold, margin, settings.types, str(path), settings.calibration)
     write_atomic(
         path, "# Written by calibrate.py; see policy.py (RegisterSettings) for the keys.\n" + updated.to_yaml()
     )

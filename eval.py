@@ -47,7 +47,7 @@ from infer import (
     rerank_by,
     scan_register,
 )
-from policy import DEFAULT_FPR, DecisionTable, PolicyError
+from policy import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_FPR, DecisionTable, PolicyError, registers_of
 
 REGISTER_SIZES = (10, 100, 1000)
 
@@ -58,6 +58,18 @@ class Embedder(NamedTuple):
     name: str
     input_size: int  # files are decoded as infer.py decodes them for this size
     table: DecisionTable | None = None  # the model's decision policy, if it records one
+    tables: dict[str, DecisionTable] | None = None  # its table for each kind of register (policy.CALIBRATIONS)
+    calibration: str = DEFAULT_CALIBRATION  # the kind ``table`` is for
+
+    def for_calibration(self, kind: str) -> Embedder:
+        """The same model deciding with its table for registers of ``kind``."""
+        if kind not in (self.tables or {}):
+            has = ", ".join(sorted(self.tables or {})) or "none"
+            raise InferError(
+                f"{self.name}: no decision table for registers of {kind} (the model has: {has}); add it with: "
+                "python export_onnx.py --recalibrate MODEL.onnx --policy-pdf-root DIR"
+            )
+        return self._replace(table=self.tables[kind], calibration=kind)
 
 
 def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path | Page]], list[tuple[int, Path | Page]]]:
@@ -86,7 +98,8 @@ def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarr
 
 def onnx_embedder(model: str) -> Embedder:
     clf = DocClassifier(model, register=None)
-    return Embedder(clf.embed, clf.model.threshold, Path(model).stem, clf.model.preprocess.size, clf.model.table)
+    m = clf.model
+    return Embedder(clf.embed, m.threshold, Path(model).stem, m.preprocess.size, m.table, dict(m.tables))
 
 
 def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:
@@ -267,10 +280,11 @@ def run_eval(
     if embedder.table is not None:
         policy = embedder.table
         rows = decisions_by_register_size(scores, truth, lambda n: (policy.threshold(n, fpr), policy.margin(n)), sizes)
-        result["policy"] = {"fpr": fpr, "sizes": [r.to_dict() for r in rows]}
+        result["policy"] = {"fpr": fpr, "calibration": embedder.calibration, "sizes": [r.to_dict() for r in rows]}
         title = (
-            f"decisions at the model's policy ({fpr:g} of unknown documents accepted), registers drawn from the "
-            f"set's {scores.shape[1]} types; known: the drawn types' queries, unknown: all others"
+            f"decisions at the model's policy for {registers_of(embedder.calibration)} ({fpr:g} of unknown documents "
+            f"accepted), registers drawn from the set's {scores.shape[1]} types; known: the drawn types' queries, "
+            "unknown: all others"
         )
         table += "\n" + format_decisions(rows, title)
         left_out = [n for n in sizes if n > scores.shape[1]]
@@ -301,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fpr", type=float, default=DEFAULT_FPR, help="the policy's share of unknown documents accepted (%(default)s)"
     )
+    parser.add_argument(
+        "--calibration",
+        choices=tuple(CALIBRATIONS),
+        default=DEFAULT_CALIBRATION,
+        help="the model's table for registers of this kind, as a register's docclassifier.yaml declares it: forms, "
+        "pages, or any (default: the stricter of the two)",
+    )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     parser.add_argument("--plots", default=None, help="also draw roc.png and scores.png into this folder")
     parser.add_argument(
@@ -320,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
     try:
         embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
+        if args.calibration != DEFAULT_CALIBRATION:
+            embedder = embedder.for_calibration(args.calibration)
         name, data = embedder.name, Path(args.data)
         threshold = args.threshold if args.threshold is not None else embedder.threshold
         plots = Path(args.plots) if args.plots else None

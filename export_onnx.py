@@ -37,7 +37,7 @@ from engine.scores import split_pairs, threshold_at_fpr
 from engine.verification import VerificationSet
 from engine.weights import embedding_model
 from models import EmbeddingModel
-from policy import DEFAULT_FPR, DecisionTable, strictest
+from policy import DEFAULT_CALIBRATION, DEFAULT_FPR, DecisionTable, registers_of, strictest, tables_to_json
 from policy import calibrate as calibrate_table
 
 PARITY_TOLERANCE = 1e-4
@@ -220,25 +220,36 @@ def calibrate(model: EmbeddingModel, cfg: Config, num_types: int, fpr: float = 1
     }
 
 
-def decision_table(embed, num_types: int, pdf_root: str = "") -> DecisionTable:
-    """Thresholds by register size and false-accept target, and margins (policy.py), from photos
-    of held-out synthetic templates (families of look-alikes) against their clean examples, and,
-    with ``pdf_root``, of held-out PDF pages against their clean renders: for each kind a pool of
-    ``num_types`` types, and the stricter of the two at every point, so the policy holds for a
-    register of either kind. ``embed``: PIL images → unit embeddings (N, D)."""
-    pools = [("synthetic templates", lambda: VerificationSet(num_types, photos_per_type=1))]
+def decision_tables(embed, num_types: int, pdf_root: str = "") -> dict[str, DecisionTable]:
+    """Thresholds by register size and false-accept target, and margins (policy.py), for each kind
+    of register (policy.CALIBRATIONS): "forms" from photos of held-out synthetic templates (families
+    of look-alikes) against their clean examples, with ``pdf_root`` "pages" from photos of held-out
+    PDF pages against their clean renders, each a pool of ``num_types`` types; and "any", the
+    stricter of the two at every point, which holds for a register of either kind.
+    ``embed``: PIL images → unit embeddings (N, D)."""
+    pools = [("forms", "synthetic templates", lambda: VerificationSet(num_types, photos_per_type=1))]
     if pdf_root:
-        pools.append(("PDF pages", lambda: VerificationSet.from_pdf_pages(pdf_root, num_types, photos_per_type=1)))
-    tables, described = [], []
-    for name, make in pools:
+        pools.append(
+            ("pages", "PDF pages", lambda: VerificationSet.from_pdf_pages(pdf_root, num_types, photos_per_type=1))
+        )
+    tables, described = {}, []
+    for kind, name, make in pools:
         validation = make()
         scores = validation.scores(embed)
         truth = validation.truth
         genuine = scores[np.arange(len(truth)), truth]
         impostors = [np.delete(row, t) for row, t in zip(scores, truth, strict=True)]
-        tables.append(calibrate_table(genuine, impostors))
         described.append(f"{validation.num_types} held-out {name}")
-    return strictest(tables, data="photos vs clean examples of " + " and ".join(described))
+        tables[kind] = calibrate_table(genuine, impostors, data="photos vs clean examples of " + described[-1])
+    data = "photos vs clean examples of " + " and ".join(described)
+    return {DEFAULT_CALIBRATION: strictest(list(tables.values()), data=data), **tables}
+
+
+def table_metadata(tables: dict[str, DecisionTable]) -> dict[str, str]:
+    """The metadata entries infer.py reads: ``decision_table`` the one for any register (what older
+    readers use), ``decision_tables`` the one for each kind."""
+    kinds = {kind: t for kind, t in tables.items() if kind != DEFAULT_CALIBRATION}
+    return {"decision_table": tables[DEFAULT_CALIBRATION].to_json(), "decision_tables": tables_to_json(kinds)}
 
 
 def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) -> dict[str, str]:
@@ -269,18 +280,20 @@ def metadata(cfg: Config, model: EmbeddingModel, ckpt: dict, raw: bool = False) 
     return meta
 
 
-def describe_table(table: DecisionTable) -> None:
-    shown = [n for n in (10, 100, 1000) if n <= 10 * table.sizes[-1]]
-    print(
-        f"decision table ({table.data}): at {DEFAULT_FPR:g} of unknown documents accepted, threshold "
-        + ", ".join(f"{table.threshold(n, DEFAULT_FPR):.4f} for {n} types" for n in shown)
-        + f"; margin {table.margin(100):.4f} at 100 types"
-    )
+def describe_tables(tables: dict[str, DecisionTable]) -> None:
+    for kind, table in tables.items():
+        shown = [n for n in (10, 100, 1000) if n <= 10 * table.sizes[-1]]
+        print(
+            f"decision table for {registers_of(kind)} ({table.data}): at {DEFAULT_FPR:g} of unknown documents accepted, "
+            "threshold "
+            + ", ".join(f"{table.threshold(n, DEFAULT_FPR):.4f} for {n} types" for n in shown)
+            + f"; margin {table.margin(100):.4f} at 100 types"
+        )
 
 
-def recalibrate(model_path: Path, out: Path, num_types: int, pdf_root: str = "") -> DecisionTable:
-    """Calibrate an exported model's decision table afresh (as the export does, embedding with
-    onnxruntime, so no checkpoint is needed) and write the model with it to ``out``; the graph and
+def recalibrate(model_path: Path, out: Path, num_types: int, pdf_root: str = "") -> dict[str, DecisionTable]:
+    """Calibrate an exported model's decision tables afresh (as the export does, embedding with
+    onnxruntime, so no checkpoint is needed) and write the model with them to ``out``; the graph and
     every other metadata entry stay as they were."""
     from infer import DocClassifier, InferError
 
@@ -288,16 +301,17 @@ def recalibrate(model_path: Path, out: Path, num_types: int, pdf_root: str = "")
         model = DocClassifier(model_path, register=None)
     except InferError as e:
         raise ExportError(str(e)) from None
-    table = decision_table(model.embed, num_types, pdf_root)
+    tables = decision_tables(model.embed, num_types, pdf_root)
     proto = onnx.load(str(model_path))
-    entry = next((p for p in proto.metadata_props if p.key == "decision_table"), None)
-    if entry is None:
-        entry = proto.metadata_props.add(key="decision_table")
-    entry.value = table.to_json()
+    for key, value in table_metadata(tables).items():
+        entry = next((p for p in proto.metadata_props if p.key == key), None)
+        if entry is None:
+            entry = proto.metadata_props.add(key=key)
+        entry.value = value
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:
         onnx.save(proto, str(tmp))
-    return table
+    return tables
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,8 +335,8 @@ def run(argv: list[str] | None = None) -> int:
             raise ExportError("--recalibrate takes only --out, --policy-types (above 0) and --policy-pdf-root")
         source = Path(args.recalibrate)
         out = Path(args.out) if args.out else source
-        describe_table(recalibrate(source, out, args.policy_types, args.policy_pdf_root))
-        print(f"wrote {out} with the decision table calibrated afresh")
+        describe_tables(recalibrate(source, out, args.policy_types, args.policy_pdf_root))
+        print(f"wrote {out} with the decision tables calibrated afresh")
         return 0
     overrides = parse_overrides(rest)
     ckpt_path = checkpoint_path(args.ckpt) if args.ckpt else None
@@ -356,9 +370,9 @@ def run(argv: list[str] | None = None) -> int:
                 f"(TPR {meta['threshold_tpr']}, top-1 {meta['calibration_top1']}, {meta['calibration_data']})"
             )
         if args.threshold is None and args.policy_types > 0:  # a threshold given is the one to use
-            table = decision_table(embedder(model, cfg), args.policy_types, args.policy_pdf_root)
-            meta["decision_table"] = table.to_json()
-            describe_table(table)
+            tables = decision_tables(embedder(model, cfg), args.policy_types, args.policy_pdf_root)
+            meta.update(table_metadata(tables))
+            describe_tables(tables)
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         proto.producer_name = "docclassifier"

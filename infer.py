@@ -13,8 +13,11 @@ Score: (cos + 1) / 2 of the two embeddings, in [0, 1] as in the original DocClas
 score ≥ threshold, else the answer is "unknown". The threshold follows the register's size: the
 model's metadata holds a table (policy.py) of the thresholds that let a given share of unknown
 documents through (``--fpr``, default 0.02) for each number of registered types; ``--threshold`` or
-the register's settings file (``docclassifier.yaml``) fix one instead. When the best two types score
-within a margin (from the same table) the answer is flagged ambiguous and names both.
+the register's settings file (``docclassifier.yaml``) fix one instead. The table is the one for what
+the register holds (``--calibration`` or the settings' ``calibration:``): forms (designs of one kind of
+document), pages (pages of different documents), or any, the default, the stricter of the two. When
+the best two types score within a margin (from the same table) the answer is flagged ambiguous and
+names both.
 
 Close calls (the best two types within a margin) are looked at again, on by default: the header
 check (``HeaderCheck``, ``--no-header-check``) embeds the tops of the pages on their own, then the
@@ -74,7 +77,19 @@ from documents import (
     parse_pages,
     render,
 )
-from policy import DEFAULT_FPR, SETTINGS_NAME, DecisionTable, PolicyError, RegisterSettings, decide, load_settings
+from policy import (
+    CALIBRATIONS,
+    DEFAULT_CALIBRATION,
+    DEFAULT_FPR,
+    SETTINGS_NAME,
+    DecisionTable,
+    PolicyError,
+    RegisterSettings,
+    decide,
+    load_settings,
+    registers_of,
+    tables_from_json,
+)
 from report import THUMB_SIDE, thumbnail, write_report
 
 HERE = Path(__file__).resolve().parent
@@ -123,6 +138,7 @@ class Policy:
     source: str  # where the threshold comes from
     fpr: float | None = None  # the share of unknown documents it lets through, when from the table
     per_type: dict[str, float] = field(default_factory=dict)  # the settings file's own thresholds
+    calibration: str | None = None  # the kind of register the model's table was for, when one was used
 
     def to_dict(self) -> dict:
         return {
@@ -130,6 +146,7 @@ class Policy:
             "margin": round(self.margin, 6),
             "register_size": self.size,
             "fpr": self.fpr,
+            "calibration": self.calibration,
             "source": self.source,
             "per_type": self.per_type,
         }
@@ -332,10 +349,18 @@ class OnnxModel:
         if isinstance(dim, int) and dim != self.embed_dim:
             raise InferError(f"{self.path}: the model gives {dim}-d embeddings but its metadata says {self.embed_dim}")
         self.threshold = float(self.meta["threshold"]) if "threshold" in self.meta else None
-        try:  # thresholds by register size and false-accept target (policy.py); older models have none
-            self.table = DecisionTable.from_json(self.meta["decision_table"]) if "decision_table" in self.meta else None
+        # Thresholds by register size and false-accept target (policy.py): "any" for a register of any
+        # kind (older models have only this one, and the oldest none), and one per kind of register
+        # the model was calibrated for (decision_tables).
+        self.tables: dict[str, DecisionTable] = {}
+        try:
+            if "decision_tables" in self.meta:
+                self.tables.update(tables_from_json(self.meta["decision_tables"]))
+            if "decision_table" in self.meta:
+                self.tables[DEFAULT_CALIBRATION] = DecisionTable.from_json(self.meta["decision_table"])
         except PolicyError as e:
             raise InferError(f"{self.path}: {e}") from None
+        self.table = self.tables.get(DEFAULT_CALIBRATION)
         self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def load(self, image) -> np.ndarray:
@@ -754,6 +779,7 @@ class DocClassifier:
         fpr: float | None = None,
         margin: float | None = None,
         register_pages: str = "all",
+        calibration: str | None = None,
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
@@ -762,6 +788,8 @@ class DocClassifier:
                 raise InferError(f"{name} must be in [0, 1], got {value:g}")
         if fpr is not None and not 0.0 < fpr < 1.0:
             raise InferError(f"fpr must be in (0, 1), got {fpr:g}")
+        if calibration is not None and calibration not in CALIBRATIONS:
+            raise InferError(f"calibration must be one of {', '.join(CALIBRATIONS)}, not {calibration!r}")
         if register_pages not in ("all", "first"):
             raise InferError(f"register_pages must be 'all' or 'first', not {register_pages!r}")
         self.register_pages = register_pages  # a PDF or TIFF in the register: all its pages, or the first
@@ -777,6 +805,9 @@ class DocClassifier:
         # An OnnxModel already loaded may be shared (serve.py builds a classifier per register change).
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
+        self._calibration = calibration
+        if calibration is not None:
+            self._table_for(calibration, "given")  # a model without it: say so now
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
         self._policy_memo: tuple | None = None  # (what the policy depends on, settings, table, policy)
         self.batch_size = batch_size
@@ -818,19 +849,33 @@ class DocClassifier:
     def policy(self) -> Policy:
         """The threshold and margin for the register as it is now: given ones first, then the
         register's settings file, then the model's table at the register's size (at ``fpr``, the
-        settings' or 0.02), then the model's single recorded threshold. Worked out again only when
-        one of those changed (a query asks for it every time)."""
+        settings' or 0.02; the table for the register's kind, ``calibration``, given or the
+        settings', else the one for any register), then the model's single recorded threshold.
+        Worked out again only when one of those changed (a query asks for it every time)."""
         size = len(self._grouped_bank()[2]) if len(self._owner) else 0
-        s, table = self.settings, self.model.table
-        key = (size, self._threshold, self._fpr, self._margin)
+        s = self.settings
+        kind = self._calibration or s.calibration or DEFAULT_CALIBRATION
+        table = self._table_for(kind, "given" if self._calibration else f"{s.path}: calibration")
+        key = (size, self._threshold, self._fpr, self._margin, kind)
         memo = self._policy_memo
         if memo is not None and memo[0] == key and memo[1] is s and memo[2] is table:
             return memo[3]
-        policy = self._work_out_policy(size, s, table)
+        policy = self._work_out_policy(size, s, table, kind)
         self._policy_memo = (key, s, table, policy)
         return policy
 
-    def _work_out_policy(self, size: int, s: RegisterSettings, table) -> Policy:
+    def _table_for(self, kind: str, where: str) -> DecisionTable | None:
+        """The model's table for registers of ``kind`` (None for "any" in a model without tables)."""
+        table = self.model.tables.get(kind)
+        if table is None and kind != DEFAULT_CALIBRATION:
+            has = ", ".join(sorted(self.model.tables)) or "none"
+            raise InferError(
+                f"{self.model.path}: no decision table for registers of {kind} ({where}; the model has: {has}); "
+                "add it with: python export_onnx.py --recalibrate MODEL.onnx --policy-pdf-root DIR"
+            )
+        return table
+
+    def _work_out_policy(self, size: int, s: RegisterSettings, table, kind: str) -> Policy:
         fpr = self._fpr if self._fpr is not None else s.fpr
         used_fpr = None
         if self._threshold is not None:
@@ -843,7 +888,7 @@ class DocClassifier:
                 threshold = table.threshold(max(size, 1), used_fpr)
             except PolicyError as e:
                 raise InferError(f"{self.model.path}: {e}") from None
-            source = f"the model's table: {used_fpr:g} of unknown documents accepted among {size} types"
+            source = f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
         elif fpr is not None:
             raise InferError(
                 f"{self.model.path}: the model records no thresholds by false-accept rate (re-export it with "
@@ -858,7 +903,10 @@ class DocClassifier:
             margin = s.margin
         else:
             margin = table.margin(max(size, 1)) if table is not None else 0.0
-        return Policy(float(threshold), float(margin), size, source, used_fpr, dict(s.types or {}))
+        from_table = table is not None and (used_fpr is not None or (self._margin is None and s.margin is None))
+        return Policy(
+            float(threshold), float(margin), size, source, used_fpr, dict(s.types or {}), kind if from_table else None
+        )
 
     def look_alikes(self, labels: Iterable[str] | None = None) -> list[tuple[str, str, float]]:
         """Pairs of registered types whose examples score at least the threshold (the lower of the
@@ -1039,6 +1087,8 @@ class DocClassifier:
                 self.settings = load_settings(folder / SETTINGS_NAME)
             except PolicyError as e:
                 raise InferError(str(e)) from None
+            if self.settings.calibration is not None and self._calibration is None:
+                self._table_for(self.settings.calibration, f"{self.settings.path}: calibration")
         cache_path = folder / CACHE_NAME
         cached, cache_meta = self._read_cache(cache_path) if use_cache else ({}, {})
         keypoint_settings = cache_meta.get("keypoints")
@@ -1561,6 +1611,7 @@ def run_cli(args: argparse.Namespace) -> int:
         fpr=args.fpr,
         margin=args.margin,
         register_pages=args.register_pages,
+        calibration=args.calibration,
     )
     policy = clf.policy()
     files = collect_inputs(args.inputs)
@@ -1756,6 +1807,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"share of unknown documents that may pass as some type; the model's table gives the threshold for "
         f"the register's size (default: the register's {SETTINGS_NAME}, else {DEFAULT_FPR})",
+    )
+    parser.add_argument(
+        "--calibration",
+        choices=tuple(CALIBRATIONS),
+        default=None,
+        help="what the register holds, for the model's table: forms (designs of one kind of document), pages (pages "
+        f"of different documents) or any (default: the register's {SETTINGS_NAME}, else any: the stricter of the two)",
     )
     parser.add_argument(
         "--margin", type=float, default=None, help="best two types closer than this: ambiguous (default: the model's)"

@@ -36,6 +36,23 @@ DEFAULT_FPR = 0.02  # the policy a new register gets: 2 % of unknown documents l
 FLAG_RATE = 0.05  # the margin flags at most this share of right calls as ambiguous
 
 
+# The kinds of register the model's tables are calibrated for (export_onnx.py), by the name a
+# register's settings file declares (``calibration:``). "any" is the stricter of the others at
+# every point: it holds for a register of either kind, and is what a register that declares
+# nothing gets.
+CALIBRATIONS = {
+    "any": "the stricter of forms' and pages' at every point",
+    "forms": "forms and designs of one kind of document (invoices, tickets, labels of different issuers)",
+    "pages": "pages of different documents (reports, manuals, books)",
+}
+DEFAULT_CALIBRATION = "any"
+
+
+def registers_of(kind: str) -> str:
+    """How a report names the registers a table is for: "any register", "registers of pages"."""
+    return "any register" if kind == DEFAULT_CALIBRATION else f"registers of {kind}"
+
+
 class PolicyError(ValueError):
     """A policy table or setting that cannot be used (the message says which and why)."""
 
@@ -177,6 +194,13 @@ class DecisionTable:
     def from_json(cls, text: str) -> DecisionTable:
         try:
             raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PolicyError(f"decision table: not readable ({type(e).__name__}: {e})") from None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> DecisionTable:
+        try:
             return cls(
                 sizes=tuple(int(s) for s in raw["sizes"]),
                 fprs=tuple(float(f) for f in raw["fprs"]),
@@ -211,6 +235,21 @@ def calibrate(
     thresholds = tuple(tuple(scores.threshold(s, f) for s in sizes) for f in fprs)
     margins = tuple(scores.margin(genuine, s, flag_rate) for s in sizes)
     return DecisionTable(tuple(sizes), tuple(fprs), thresholds, margins, flag_rate, data)
+
+
+def tables_to_json(tables: dict[str, DecisionTable]) -> str:
+    """The model's tables by register kind (``decision_tables`` in its metadata)."""
+    return json.dumps({kind: asdict(t) for kind, t in tables.items()}, separators=(",", ":"))
+
+
+def tables_from_json(text: str) -> dict[str, DecisionTable]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PolicyError(f"decision tables: not readable ({type(e).__name__}: {e})") from None
+    if not isinstance(raw, dict):
+        raise PolicyError("decision tables: expected a mapping of register kinds to tables")
+    return {str(kind): DecisionTable.from_dict(table) for kind, table in raw.items()}
 
 
 def strictest(tables: Sequence[DecisionTable], data: str = "") -> DecisionTable:
@@ -253,13 +292,15 @@ def decide(top: Sequence[tuple[str, float]], threshold: float, margin: float, pe
 # --- Register settings ----------------------------------------------------------------------------
 
 SETTINGS_NAME = "docclassifier.yaml"
-SETTINGS_KEYS = {"fpr", "threshold", "margin", "types"}
+SETTINGS_KEYS = {"calibration", "fpr", "threshold", "margin", "types"}
 
 
 @dataclass(frozen=True)
 class RegisterSettings:
     """A register's own policy (``<register>/docclassifier.yaml``, every key optional)::
 
+    calibration: pages # what the register holds: the model's table for such registers
+                       # (forms, pages; any, the default: the stricter of the two)
     fpr: 0.01          # share of unknown documents that may pass as some type; the model's
                        # table turns it into the threshold for this register's size
     threshold: 0.9     # or a fixed threshold (wins over fpr)
@@ -273,11 +314,13 @@ class RegisterSettings:
     margin: float | None = None
     types: dict[str, float] | None = None  # label → its threshold
     path: str = ""
+    calibration: str | None = None  # a key of CALIBRATIONS
 
     def to_yaml(self) -> str:
         import yaml
 
-        data = {k: getattr(self, k) for k in ("fpr", "threshold", "margin") if getattr(self, k) is not None}
+        keys = ("calibration", "fpr", "threshold", "margin")
+        data = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.types:
             data["types"] = {label: {"threshold": t} for label, t in sorted(self.types.items())}
         return yaml.safe_dump(data, sort_keys=False)
@@ -315,6 +358,9 @@ def load_settings(path) -> RegisterSettings:
     if unknown:
         raise PolicyError(f"{path}: {unknown[0]}: unknown setting (known: {', '.join(sorted(SETTINGS_KEYS))})")
     get = {k: data.get(k) for k in SETTINGS_KEYS}
+    calibration = get["calibration"]
+    if calibration is not None and (not isinstance(calibration, str) or calibration not in CALIBRATIONS):
+        raise PolicyError(f"{path}: calibration: expected one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
     fpr = None if get["fpr"] is None else _number(get["fpr"], f"{path}: fpr", 0.0, 1.0, open_low=True)
     threshold = None if get["threshold"] is None else _number(get["threshold"], f"{path}: threshold", 0.0, 1.0)
     margin = None if get["margin"] is None else _number(get["margin"], f"{path}: margin", 0.0, 1.0)
@@ -328,4 +374,4 @@ def load_settings(path) -> RegisterSettings:
             if not isinstance(entry, dict) or set(map(str, entry)) != {"threshold"}:
                 raise PolicyError(f"{where}: expected {{threshold: NUMBER}}, got {entry!r}")
             types[str(label)] = _number(entry["threshold"], f"{where}.threshold", 0.0, 1.0)
-    return RegisterSettings(fpr, threshold, margin, types, str(path))
+    return RegisterSettings(fpr, threshold, margin, types, str(path), calibration)

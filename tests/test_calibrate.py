@@ -14,6 +14,7 @@ from calibrate import margin_for, threshold_for
 from conftest import ROOT
 from data import SyntheticDocuments
 from data.photo import photo_of
+from policy import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +62,7 @@ def test_cli_reports_rates_and_writes_the_settings_infer_then_uses(tiny_export, 
     _, model = tiny_export
     register, known, unknown = folders
     args = ["--model", model, "--register", register, "--known", known, "--unknown", unknown, "--fpr", "0.25"]
+    (register / "docclassifier.yaml").write_text("calibration: any  # what the register holds: kept\n")
     proc = _cli(*args, "--json", "--write")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -72,6 +74,7 @@ def test_cli_reports_rates_and_writes_the_settings_infer_then_uses(tiny_export, 
     assert 0 <= lo <= calibrated["overall"]["rate"] <= hi <= 1
     assert report["current"]["source"] == "the model's recorded threshold"
     assert report["written"] == str(register / "docclassifier.yaml")
+    assert load_settings(register / "docclassifier.yaml").calibration == "any"
 
     clf = infer.DocClassifier(model, register, cache=False)
     policy = clf.policy()

@@ -15,7 +15,7 @@ import infer
 from conftest import ROOT
 from data import SyntheticDocuments
 from data.photo import photo_of
-from policy import DecisionTable, RegisterSettings
+from policy import DecisionTable, RegisterSettings, tables_from_json
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,27 @@ def table_model(tiny_export, tmp_path_factory):
 def _table(model) -> DecisionTable:
     meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
     return DecisionTable.from_json(meta["decision_table"])
+
+
+def _tables(model) -> dict[str, DecisionTable]:
+    meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    return tables_from_json(meta["decision_tables"])
+
+
+@pytest.fixture(scope="module")
+def pages_model(table_model, tmp_path_factory):
+    """The table model recalibrated with a pool of 12 PDF pages beside its 12 templates."""
+    import export_onnx
+
+    folder = tmp_path_factory.mktemp("pages_pool")
+    docs = SyntheticDocuments(12, 1, seed=4242, long_side=240)
+    pages = [docs.load(c)[0].convert("RGB") for c in range(12)]
+    for i in range(3):  # three files of four pages
+        pages[4 * i].save(folder / f"doc{i}.pdf", save_all=True, append_images=pages[4 * i + 1 : 4 * i + 4])
+    out = folder / "tiny_pages.onnx"
+    args = ["--recalibrate", str(table_model), "--out", str(out), "--policy-types", "12", "--policy-pdf-root"]
+    assert export_onnx.main([*args, str(folder)]) == 0
+    return out
 
 
 def _register(folder, n, seed=7):
@@ -68,7 +89,7 @@ def test_recalibrate_rewrites_only_the_table_and_matches_the_export(table_model,
     meta_before = {p.key: p.value for p in before.metadata_props}
     meta_after = {p.key: p.value for p in after.metadata_props}
     assert meta_before.keys() == meta_after.keys()
-    assert all(meta_before[k] == meta_after[k] for k in meta_before if k != "decision_table")
+    assert all(meta_before[k] == meta_after[k] for k in meta_before if k not in ("decision_table", "decision_tables"))
     # The same pool, embedded by onnxruntime instead of PyTorch: the same table, to within the export's parity
     # (thresholds and margins are scores of the pool, which the two runtimes give to within 1e-4).
     ours, exported = _table(out), _table(table_model)
@@ -173,9 +194,58 @@ def test_settings_file_thresholds_and_overrides(table_model, tmp_path):
     )
 
 
+def test_each_kind_of_register_gets_its_own_table_and_any_the_strictest(table_model, pages_model, tmp_path):
+    """The model keeps a table per kind of register it was calibrated for; a register declares its
+    kind (calibration: in its settings file, or --calibration), and one that declares none gets the
+    stricter of them at every point."""
+    tables = _tables(pages_model)
+    assert set(tables) == {"forms", "pages"} and set(_tables(table_model)) == {"forms"}
+    strict, forms, pages = _table(pages_model), tables["forms"], tables["pages"]
+    assert "12 held-out synthetic templates and 12 held-out PDF pages" in strict.data
+    assert "PDF pages" in pages.data and "PDF pages" not in forms.data
+    assert strict.sizes == forms.sizes == pages.sizes == (1, 2, 5, 10)
+    assert np.array_equal(strict.thresholds, np.maximum(forms.thresholds, pages.thresholds))
+    assert np.array_equal(strict.margins, np.minimum(forms.margins, pages.margins))
+    assert not np.array_equal(forms.thresholds, pages.thresholds)  # two pools, two tables
+
+    folder = _register(tmp_path / "reg", 4)
+    settings = folder / "docclassifier.yaml"
+    for kind, table in (("any", strict), ("forms", forms), ("pages", pages)):
+        settings.write_text(f"calibration: {kind}\nfpr: 0.05\n")
+        policy = infer.DocClassifier(pages_model, folder, cache=False).policy()
+        assert policy.threshold == pytest.approx(table.threshold(4, 0.05))
+        assert policy.margin == pytest.approx(table.margin(4)) and policy.calibration == kind
+    given = infer.DocClassifier(pages_model, folder, cache=False, calibration="forms")  # given wins
+    assert given.threshold == pytest.approx(forms.threshold(4, 0.05))
+    settings.unlink()
+    assert infer.DocClassifier(pages_model, folder, cache=False).threshold == pytest.approx(strict.threshold(4, 0.02))
+
+    proc = _cli(folder / "type1.png", "--model", pages_model, "--register", folder, "--calibration", "pages", "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["policy"]["calibration"] == "pages" and doc["threshold"] == pytest.approx(pages.threshold(4, 0.02))
+    assert "registers of pages" in doc["policy"]["source"]
+    proc = _cli(folder / "type1.png", "--model", pages_model, "--register", folder, "--threshold", "0.5", "--json")
+    assert json.loads(proc.stdout)["policy"]["calibration"] == "any"  # the margin is still the table's
+
+    # A model calibrated without pages (no --policy-pdf-root) cannot serve a register of pages: said at once.
+    settings.write_text("calibration: pages\n")
+    proc = _cli(folder / "type1.png", "--model", table_model, "--register", folder)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert (
+        f"no decision table for registers of pages ({settings}: calibration; the model has: any, forms)" in proc.stderr
+    )
+    assert "--recalibrate" in proc.stderr
+    with pytest.raises(infer.InferError, match="registers of pages \\(given"):
+        infer.DocClassifier(table_model, None, calibration="pages")
+    with pytest.raises(infer.InferError, match="calibration must be one of any, forms, pages, not 'page'"):
+        infer.DocClassifier(table_model, None, calibration="page")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        ("calibration: page\n", "calibration: expected one of any, forms, pages, got 'page'"),
+        ("calibration: [pages]\n", "calibration: expected one of any, forms, pages, got ['pages']"),
         ("threshold: 2\n", "threshold: must be in [0, 1], got 2"),
         ("fpr: zero\n", "fpr: expected a number, got 'zero'"),
         ("margins: 0.1\n", "margins: unknown setting"),
@@ -207,22 +277,38 @@ def test_bad_policy_options_are_one_line(table_model, tmp_path):
     assert np.isfinite(infer.DocClassifier(table_model, folder, cache=False).threshold)
 
 
-def test_eval_reports_decisions_by_register_size(table_model, tmp_path):
+def test_eval_reports_decisions_by_register_size(table_model, pages_model, tmp_path):
     from data.samples import write_eval_set
 
     folder = tmp_path / "evalset"
     write_eval_set(folder, 12, photos_per_type=1, unknown_types=2, long_side=160, family_size=1, fonts="builtin")
     out = tmp_path / "r.json"
-    cmd = [sys.executable, "eval.py", "--model", str(table_model), "--data", str(folder), "--out", str(out)]
-    proc = subprocess.run([*cmd, "--fpr", "0.05"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    def run(model, *args):
+        cmd = [sys.executable, "eval.py", "--model", str(model), "--data", str(folder), "--out", str(out), *args]
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    proc = run(table_model, "--fpr", "0.05")
     assert proc.returncode == 0, proc.stderr
-    assert "decisions at the model's policy (0.05 of unknown documents accepted)" in proc.stdout
+    assert "decisions at the model's policy for any register (0.05 of unknown documents accepted)" in proc.stdout
     assert "registers of 100, 1000 types need a set with as many" in proc.stdout
     policy = json.loads(out.read_text())["policy"]
     (row,) = policy["sizes"]
     table = _table(table_model)
+    assert policy["calibration"] == "any"
     assert row["size"] == 10 and row["threshold"] == pytest.approx(table.threshold(10, 0.05))
     assert row["known_queries"] == 10 and row["unknown_queries"] == 2 + 2  # 2 undrawn types, 2 unregistered
     for key in ("right_accepted", "known_accuracy", "unknown_rejected", "overall"):
         lo, hi = row["intervals"][key]
         assert 0 <= lo <= row[key] <= hi <= 1
+
+    # --calibration: the model's table for that kind of register, as a register's settings file declares it
+    proc = run(pages_model, "--calibration", "pages", "--no-palette", "--no-header-check")
+    assert proc.returncode == 0, proc.stderr
+    assert "decisions at the model's policy for registers of pages (0.02" in proc.stdout
+    policy = json.loads(out.read_text())["policy"]
+    assert policy["calibration"] == "pages"
+    assert policy["sizes"][0]["threshold"] == pytest.approx(_tables(pages_model)["pages"].threshold(10, 0.02))
+    proc = run(table_model, "--calibration", "pages")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "tiny_table: no decision table for registers of pages (the model has: any, forms)" in proc.stderr
