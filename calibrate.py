@@ -9,7 +9,10 @@ for your register, and how often the answers are then right. Torch-free, like in
 ``--fpr`` of the unknown documents through (each by its best-scoring type, as infer.py decides);
 the margin the widest gap between the best two types that flags at most ``--flag-rate`` of the
 right answers as close calls. Printed with the rates they give and 95 % intervals, next to what
-the policy in force gives now; ``--write`` puts them into ``<register>/docclassifier.yaml``.
+the policy in force gives now and what each of the model's tables (one per kind of register,
+policy.CALIBRATIONS) gives at ``--fpr`` for this register's size: your own photos say which
+``calibration:`` keeps its promise for your register. ``--write`` puts the calibrated threshold and
+margin into ``<register>/docclassifier.yaml``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from atomic import write_atomic
 from engine.scores import wilson  # NumPy only, as this script
 from infer import DEFAULT_MODEL, DEFAULT_REGISTER, DocClassifier, InferError, collect_inputs, expand_inputs
-from policy import FLAG_RATE, SETTINGS_NAME, PolicyError, RegisterSettings, load_settings
+from policy import CALIBRATIONS, FLAG_RATE, SETTINGS_NAME, PolicyError, RegisterSettings, load_settings, registers_of
 
 
 def rate(successes: int, n: int) -> dict:
@@ -118,6 +121,7 @@ def format_report(report: dict) -> str:
         f"unregistered documents; register of {report['register_size']} types"
     ]
     rows = [("calibrated", report["calibrated"]), ("in force now", report["current"])]
+    rows += [(f"the model's table for {registers_of(kind)}", o) for kind, o in report["tables"].items()]
     for name, o in rows:
         lines.append(f"{name}: threshold {o['threshold']:.4f}, margin {o['margin']:.4f}")
         for key, label in (
@@ -177,6 +181,17 @@ def calibrate(clf: DocClassifier, known_dir: Path, unknown_dir: Path, fpr: float
     margin = math.floor(margin_for(known["gap"][right_accepted], flag_rate) * 1e6) / 1e6
     policy = clf.policy()
     notes = []
+    # What each of the model's tables would decide here at the target: the evidence for declaring
+    # the register's kind (calibration:) on the user's own documents rather than guessing it.
+    tables = {}
+    for kind in [k for k in CALIBRATIONS if k in clf.model.tables]:  # the kinds a register can declare
+        table = clf.model.tables[kind]
+        try:
+            at = table.threshold(max(policy.size, 1), fpr)
+        except PolicyError as e:
+            notes.append(f"note: the model's tables are not shown: {e}")
+            break
+        tables[kind] = outcomes(known, unknown_best, at, table.margin(max(policy.size, 1)))
     if fpr * len(unknown_best) < 1:
         notes.append(
             f"note: with {len(unknown_best)} unknown documents a rate of {fpr:g} cannot be told from 0: the "
@@ -193,6 +208,7 @@ def calibrate(clf: DocClassifier, known_dir: Path, unknown_dir: Path, fpr: float
         "flag_rate": flag_rate,
         "calibrated": outcomes(known, unknown_best, threshold, margin),
         "current": {**outcomes(known, unknown_best, policy.threshold, policy.margin), "source": policy.source},
+        "tables": tables,
         "notes": notes,
     }
 

@@ -888,7 +888,8 @@ class DocClassifier:
                 threshold = table.threshold(max(size, 1), used_fpr)
             except PolicyError as e:
                 raise InferError(f"{self.model.path}: {e}") from None
-            source = f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
+            accepted = f"{used_fpr:g} of unknown documents accepted among {size} types"
+            source = f"the model's table for {registers_of(kind)}: {accepted}"
         elif fpr is not None:
             raise InferError(
                 f"{self.model.path}: the model records no thresholds by false-accept rate (re-export it with "
@@ -1812,8 +1813,9 @@ def main(argv: list[str] | None = None) -> int:
         "--calibration",
         choices=tuple(CALIBRATIONS),
         default=None,
-        help="what the register holds, for the model's table: forms (designs of one kind of document), pages (pages "
-        f"of different documents) or any (default: the register's {SETTINGS_NAME}, else any: the stricter of the two)",
+        help="what the register holds, which picks the model's table: "
+        + "; ".join(f"{kind}: {what}" for kind, what in CALIBRATIONS.items())
+        + f" (default: the register's {SETTINGS_NAME}, else {DEFAULT_CALIBRATION})",
     )
     parser.add_argument(
         "--margin", type=float, default=None, help="best two types closer than this: ambiguous (default: the model's)"

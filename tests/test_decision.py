@@ -312,3 +312,37 @@ def test_eval_reports_decisions_by_register_size(table_model, pages_model, tmp_p
     proc = run(table_model, "--calibration", "pages")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "tiny_table: no decision table for registers of pages (the model has: any, forms)" in proc.stderr
+
+
+def test_calibrate_shows_what_each_of_the_models_tables_gives(pages_model, tmp_path):
+    """calibrate.py on the user's own photos: beside the calibrated threshold, what each of the
+    model's tables (one per kind of register) would decide at the target, so the kind a register
+    declares can be checked against its own documents."""
+    import calibrate
+
+    folder = _register(tmp_path / "reg", 4)
+    known, unknown = tmp_path / "known", tmp_path / "unknown"
+    for c in range(4):
+        (known / f"type{c}").mkdir(parents=True)
+        photo_of(Image.open(folder / f"type{c}.png").convert("RGB"), seed=c).save(known / f"type{c}" / "p.jpg")
+    unknown.mkdir()
+    others = SyntheticDocuments(3, 1, seed=99, long_side=160)
+    for c in range(3):
+        photo_of(others.load(c)[0].convert("RGB"), seed=10 + c).save(unknown / f"other{c}.jpg")
+    clf = infer.DocClassifier(pages_model, folder, cache=False)
+    report = calibrate.calibrate(clf, known, unknown, 0.05, 0.05, warn=print)
+    tables, strict = _tables(pages_model), _table(pages_model)
+    assert list(report["tables"]) == ["any", "forms", "pages"]
+    for kind, table in (("any", strict), ("forms", tables["forms"]), ("pages", tables["pages"])):
+        row = report["tables"][kind]
+        assert row["threshold"] == pytest.approx(table.threshold(4, 0.05)) and row["margin"] == table.margin(4)
+        best = np.array([clf.top_k(p, 1)[0][1] for p in sorted(unknown.glob("*.jpg"))])
+        assert row["unknown_rejected"]["rate"] == pytest.approx(np.mean(best < row["threshold"]), abs=1e-9)
+    # "any" is the stricter at every point: it never rejects fewer unknown documents than either
+    rejected = {kind: row["unknown_rejected"]["rate"] for kind, row in report["tables"].items()}
+    assert rejected["any"] >= max(rejected["forms"], rejected["pages"])
+    text = calibrate.format_report(report)
+    assert "the model's table for registers of pages: threshold" in text
+    assert "the model's table for any register: threshold" in text
+    wide = calibrate.calibrate(clf, known, unknown, 0.25, 0.05, warn=print)  # a target beyond the tables
+    assert wide["tables"] == {} and any("outside the calibrated" in n for n in wide["notes"])
