@@ -47,7 +47,7 @@ from infer import (
     rerank_by,
     scan_register,
 )
-from policy import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_FPR, DecisionTable, PolicyError, registers_of
+from policy import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_FPR, DecisionTable, PolicyError, registers_of, table_for
 
 REGISTER_SIZES = (10, 100, 1000)
 
@@ -57,19 +57,21 @@ class Embedder(NamedTuple):
     threshold: float | None  # the one recorded with the model
     name: str
     input_size: int  # files are decoded as infer.py decodes them for this size
-    table: DecisionTable | None = None  # the model's decision policy, if it records one
     tables: dict[str, DecisionTable] | None = None  # its table for each kind of register (policy.CALIBRATIONS)
-    calibration: str = DEFAULT_CALIBRATION  # the kind ``table`` is for
+    calibration: str = DEFAULT_CALIBRATION  # the kind of register it decides for
+
+    @property
+    def table(self) -> DecisionTable | None:
+        """The model's decision policy for ``calibration``, if it records one."""
+        return (self.tables or {}).get(self.calibration)
 
     def for_calibration(self, kind: str) -> Embedder:
         """The same model deciding with its table for registers of ``kind``."""
-        if kind not in (self.tables or {}):
-            has = ", ".join(sorted(self.tables or {})) or "none"
-            raise InferError(
-                f"{self.name}: no decision table for registers of {kind} (the model has: {has}); add it with: "
-                "python export_onnx.py --recalibrate MODEL.onnx --policy-pdf-root DIR"
-            )
-        return self._replace(table=self.tables[kind], calibration=kind)
+        try:
+            table_for(self.tables or {}, kind)
+        except PolicyError as e:
+            raise InferError(f"{self.name}: {e}") from None
+        return self._replace(calibration=kind)
 
 
 def load_eval_set(data: Path, warn) -> tuple[list[str], list[tuple[int, Path | Page]], list[tuple[int, Path | Page]]]:
@@ -99,7 +101,7 @@ def type_scores(query: np.ndarray, register: np.ndarray, register_type: np.ndarr
 def onnx_embedder(model: str) -> Embedder:
     clf = DocClassifier(model, register=None)
     m = clf.model
-    return Embedder(clf.embed, m.threshold, Path(model).stem, m.preprocess.size, m.table, dict(m.tables))
+    return Embedder(clf.embed, m.threshold, Path(model).stem, m.preprocess.size, dict(m.tables))
 
 
 def checkpoint_embedder(ckpt: str, raw: bool = False) -> Embedder:

@@ -88,6 +88,7 @@ from policy import (
     decide,
     load_settings,
     registers_of,
+    table_for,
     tables_from_json,
 )
 from report import THUMB_SIDE, thumbnail, write_report
@@ -360,8 +361,12 @@ class OnnxModel:
                 self.tables[DEFAULT_CALIBRATION] = DecisionTable.from_json(self.meta["decision_table"])
         except PolicyError as e:
             raise InferError(f"{self.path}: {e}") from None
-        self.table = self.tables.get(DEFAULT_CALIBRATION)
         self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def table(self) -> DecisionTable | None:
+        """The table for a register of any kind (None in a model that records none)."""
+        return self.tables.get(DEFAULT_CALIBRATION)
 
     def load(self, image) -> np.ndarray:
         """A path or PIL image → the (3, H, W) array the model takes."""
@@ -866,14 +871,10 @@ class DocClassifier:
 
     def _table_for(self, kind: str, where: str) -> DecisionTable | None:
         """The model's table for registers of ``kind`` (None for "any" in a model without tables)."""
-        table = self.model.tables.get(kind)
-        if table is None and kind != DEFAULT_CALIBRATION:
-            has = ", ".join(sorted(self.model.tables)) or "none"
-            raise InferError(
-                f"{self.model.path}: no decision table for registers of {kind} ({where}; the model has: {has}); "
-                "add it with: python export_onnx.py --recalibrate MODEL.onnx --policy-pdf-root DIR"
-            )
-        return table
+        try:
+            return table_for(self.model.tables, kind, where)
+        except PolicyError as e:
+            raise InferError(f"{self.model.path}: {e}") from None
 
     def _work_out_policy(self, size: int, s: RegisterSettings, table, kind: str) -> Policy:
         fpr = self._fpr if self._fpr is not None else s.fpr

@@ -252,6 +252,19 @@ def tables_from_json(text: str) -> dict[str, DecisionTable]:
     return {str(kind): DecisionTable.from_dict(table) for kind, table in raw.items()}
 
 
+def table_for(tables: dict[str, DecisionTable], kind: str, where: str = "") -> DecisionTable | None:
+    """A model's table for registers of ``kind`` (None for "any" in a model without tables); a kind
+    it was not calibrated for is refused, saying how to add it (``where``: who declared the kind)."""
+    table = tables.get(kind)
+    if table is None and kind != DEFAULT_CALIBRATION:
+        has = ", ".join(sorted(tables)) or "none"
+        raise PolicyError(
+            f"no decision table for registers of {kind} ({where + '; ' if where else ''}the model has: {has}); "
+            "add it with: python export_onnx.py --recalibrate MODEL.onnx --policy-pdf-root DIR"
+        )
+    return table
+
+
 def strictest(tables: Sequence[DecisionTable], data: str = "") -> DecisionTable:
     """One table that holds for registers of each kind the tables were calibrated on: at every size
     and target the highest threshold, and the narrowest margin (flagging at most the target share of
