@@ -8,7 +8,8 @@ DIR holds ``register/`` (as for infer.py: ``<type>.png`` or ``<type>/*``) and ``
 a query folder whose type is not registered holds photos that should come out "unknown". Prints
 top-1, ROC AUC, TPR at FPR 1e-5…1e-1 with thresholds, and open-set rejection; for a model with a
 decision table (policy.py), the decisions at its policy for registers of 10, 100 and 1,000 types drawn
-from the set's types (right answers accepted, unknown documents rejected, overall); writes them as JSON.
+from the set's types (right answers accepted, unknown documents rejected, overall), as infer.py decides
+for the set's register with its settings file (register/docclassifier.yaml); writes them as JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +48,19 @@ from infer import (
     rerank_by,
     scan_register,
 )
-from policy import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_FPR, DecisionTable, PolicyError, registers_of, table_for
+from policy import (
+    CALIBRATIONS,
+    DEFAULT_CALIBRATION,
+    DEFAULT_FPR,
+    SETTINGS_NAME,
+    DecisionTable,
+    PolicyError,
+    RegisterSettings,
+    load_settings,
+    registers_of,
+    resolve_policy,
+    table_for,
+)
 
 REGISTER_SIZES = (10, 100, 1000)
 
@@ -65,10 +78,10 @@ class Embedder(NamedTuple):
         """The model's decision policy for ``calibration``, if it records one."""
         return (self.tables or {}).get(self.calibration)
 
-    def for_calibration(self, kind: str) -> Embedder:
-        """The same model deciding with its table for registers of ``kind``."""
+    def for_calibration(self, kind: str, where: str = "") -> Embedder:
+        """The same model deciding with its table for registers of ``kind`` (``where``: who declared it)."""
         try:
-            table_for(self.tables or {}, kind)
+            table_for(self.tables or {}, kind, where)
         except PolicyError as e:
             raise InferError(f"{self.name}: {e}") from None
         return self._replace(calibration=kind)
@@ -135,6 +148,7 @@ class ScoredSet(NamedTuple):
     truth: np.ndarray  # each query's type index, -1 for a type that is not registered
     query_folder: np.ndarray  # each query's folder under queries/ (its type, registered or not)
     seconds_per_query: float  # decode + preprocess + embed + match
+    types: tuple[str, ...] = ()  # the registered types, in the scores' column order
 
 
 def score_eval_set(
@@ -178,7 +192,7 @@ def score_eval_set(
     if palette is not None:
         apply_palette(scores, read, register, palette, warn)
     match_seconds = time.perf_counter() - t0
-    return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth))
+    return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth), tuple(types))
 
 
 def read_type(register: list, t: int, read, warn, what: str) -> list:
@@ -259,14 +273,17 @@ def run_eval(
     threshold: float | None,
     batch_size: int = 64,
     warn=print,
-    fpr: float = DEFAULT_FPR,
+    fpr: float | None = None,
     sizes=REGISTER_SIZES,
     plots: Path | None = None,
     palette: PaletteCheck | None = None,
     header: HeaderCheck | None = None,
+    settings: RegisterSettings | None = None,
 ) -> tuple[dict, str]:
     """The evaluation's figures (JSON-ready) and its printed table; with ``plots``, the ROC curve and
-    the score histograms are drawn there too (engine/plot.py, needs matplotlib)."""
+    the score histograms are drawn there too (engine/plot.py, needs matplotlib). The decisions by
+    register size are infer.py's for a register with ``settings`` (its docclassifier.yaml: a fixed
+    threshold or margin, a false-accept target, per-type thresholds), at ``fpr`` when given."""
     scored = score_eval_set(embedder, data, batch_size, warn, palette, header)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
@@ -279,14 +296,34 @@ def run_eval(
     result["palette"] = None if palette is None else dataclasses.asdict(palette)
     result["header"] = None if header is None else dataclasses.asdict(header)
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
-    if embedder.table is not None:
-        policy = embedder.table
-        rows = decisions_by_register_size(scores, truth, lambda n: (policy.threshold(n, fpr), policy.margin(n)), sizes)
-        result["policy"] = {"fpr": fpr, "calibration": embedder.calibration, "sizes": [r.to_dict() for r in rows]}
+    settings = settings or RegisterSettings()
+    if embedder.table is not None or settings.threshold is not None:
+
+        def policy(n: int) -> tuple[float, float]:
+            r = resolve_policy(n, embedder.table, embedder.calibration, settings, fpr=fpr)
+            return r.threshold, r.margin
+
+        per_type = None
+        if settings.types:
+            per_type = np.array([settings.types.get(name, np.nan) for name in scored.types], np.float64)
+        rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type)
+        rule = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # where it comes from
+        used_fpr = rule.fpr
+        result["policy"] = {
+            "fpr": used_fpr,
+            "calibration": rule.calibration,
+            "settings": settings.path or None,
+            "sizes": [r.to_dict() for r in rows],
+        }
+        if used_fpr is None:
+            rule = f"the threshold {settings.threshold:g} of {settings.path}"
+        else:
+            rule = f"the model's policy for {registers_of(embedder.calibration)} ({used_fpr:g} of unknown documents accepted)"
+        if settings.types:
+            rule += f" and the {len(settings.types)} per-type thresholds of {settings.path}"
         title = (
-            f"decisions at the model's policy for {registers_of(embedder.calibration)} ({fpr:g} of unknown documents "
-            f"accepted), registers drawn from the set's {scores.shape[1]} types; known: the drawn types' queries, "
-            "unknown: all others"
+            f"decisions at {rule}, registers drawn from the set's {scores.shape[1]} types; known: the drawn types' "
+            "queries, unknown: all others"
         )
         table += "\n" + format_decisions(rows, title)
         left_out = [n for n in sizes if n > scores.shape[1]]
@@ -315,14 +352,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threshold", type=float, default=None, help="default: the model's")
     parser.add_argument(
-        "--fpr", type=float, default=DEFAULT_FPR, help="the policy's share of unknown documents accepted (%(default)s)"
+        "--fpr",
+        type=float,
+        default=None,
+        help=f"the policy's share of unknown documents accepted (default: the settings', else {DEFAULT_FPR:g})",
     )
     parser.add_argument(
         "--calibration",
         choices=tuple(CALIBRATIONS),
-        default=DEFAULT_CALIBRATION,
+        default=None,
         help="the model's table for registers of this kind, as a register's docclassifier.yaml declares it: forms, "
-        "pages, or any (default: the stricter of the two)",
+        "pages, or any (default: the settings', else any: the stricter of the two)",
+    )
+    parser.add_argument(
+        "--settings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"decide as the set's register/{SETTINGS_NAME} says, as infer.py would (default: on, when there is one)",
     )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     parser.add_argument("--plots", default=None, help="also draw roc.png and scores.png into this folder")
@@ -343,16 +389,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--raw-weights chooses a checkpoint's weights: use it with --ckpt")
     try:
         embedder = onnx_embedder(args.model) if args.model else checkpoint_embedder(args.ckpt, args.raw_weights)
-        if args.calibration != DEFAULT_CALIBRATION:
-            embedder = embedder.for_calibration(args.calibration)
         name, data = embedder.name, Path(args.data)
+        settings_file = data / "register" / SETTINGS_NAME
+        settings = load_settings(settings_file) if args.settings and settings_file.is_file() else RegisterSettings()
+        if args.calibration is not None:
+            embedder = embedder.for_calibration(args.calibration, "given")
+        elif settings.calibration is not None:
+            embedder = embedder.for_calibration(settings.calibration, f"{settings.path}: calibration")
         threshold = args.threshold if args.threshold is not None else embedder.threshold
         plots = Path(args.plots) if args.plots else None
         warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
         palette = PaletteCheck() if args.palette else None
         header = HeaderCheck() if args.header_check else None
         result, table = run_eval(
-            embedder, data, threshold, warn=warn, fpr=args.fpr, plots=plots, palette=palette, header=header
+            embedder,
+            data,
+            threshold,
+            warn=warn,
+            fpr=args.fpr,
+            plots=plots,
+            palette=palette,
+            header=header,
+            settings=settings,
         )
     except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)

@@ -87,7 +87,7 @@ from policy import (
     RegisterSettings,
     decide,
     load_settings,
-    registers_of,
+    resolve_policy,
     table_for,
     tables_from_json,
 )
@@ -877,38 +877,22 @@ class DocClassifier:
             raise InferError(f"{self.model.path}: {e}") from None
 
     def _work_out_policy(self, size: int, s: RegisterSettings, table, kind: str) -> Policy:
-        fpr = self._fpr if self._fpr is not None else s.fpr
-        used_fpr = None
-        if self._threshold is not None:
-            threshold, source = self._threshold, "given"
-        elif s.threshold is not None:
-            threshold, source = s.threshold, s.path
-        elif table is not None:
-            used_fpr = fpr if fpr is not None else DEFAULT_FPR
-            try:
-                threshold = table.threshold(max(size, 1), used_fpr)
-            except PolicyError as e:
-                raise InferError(f"{self.model.path}: {e}") from None
-            accepted = f"{used_fpr:g} of unknown documents accepted among {size} types"
-            source = f"the model's table for {registers_of(kind)}: {accepted}"
-        elif fpr is not None:
-            raise InferError(
-                f"{self.model.path}: the model records no thresholds by false-accept rate (re-export it with "
-                "export_onnx.py); give a threshold instead"
+        m = self.model
+        recorded = (m.threshold, "the model's recorded threshold") if m.threshold is not None else None
+        try:
+            r = resolve_policy(
+                size,
+                table,
+                kind,
+                s,
+                threshold=self._threshold,
+                fpr=self._fpr,
+                margin=self._margin,
+                recorded=recorded or (FALLBACK_THRESHOLD, "fallback"),
             )
-        else:
-            threshold = self.model.threshold if self.model.threshold is not None else FALLBACK_THRESHOLD
-            source = "the model's recorded threshold" if self.model.threshold is not None else "fallback"
-        if self._margin is not None:
-            margin = self._margin
-        elif s.margin is not None:
-            margin = s.margin
-        else:
-            margin = table.margin(max(size, 1)) if table is not None else 0.0
-        from_table = table is not None and (used_fpr is not None or (self._margin is None and s.margin is None))
-        return Policy(
-            float(threshold), float(margin), size, source, used_fpr, dict(s.types or {}), kind if from_table else None
-        )
+        except PolicyError as e:
+            raise InferError(f"{m.path}: {e}") from None
+        return Policy(r.threshold, r.margin, size, r.source, r.fpr, dict(s.types or {}), r.calibration)
 
     def look_alikes(self, labels: Iterable[str] | None = None) -> list[tuple[str, str, float]]:
         """Pairs of registered types whose examples score at least the threshold (the lower of the

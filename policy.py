@@ -388,3 +388,60 @@ def load_settings(path) -> RegisterSettings:
                 raise PolicyError(f"{where}: expected {{threshold: NUMBER}}, got {entry!r}")
             types[str(label)] = _number(entry["threshold"], f"{where}.threshold", 0.0, 1.0)
     return RegisterSettings(fpr, threshold, margin, types, str(path), calibration)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The threshold and margin a register of some size decides with, and where they come from."""
+
+    threshold: float | None  # None: nothing fixes one (no table, no setting, nothing recorded)
+    margin: float
+    source: str
+    fpr: float | None  # the table's false-accept target, when the table set the threshold
+    calibration: str | None  # the table's kind, when the table set the threshold or the margin
+
+
+def resolve_policy(
+    size: int,
+    table: DecisionTable | None,
+    kind: str,
+    settings: RegisterSettings,
+    *,
+    threshold: float | None = None,
+    fpr: float | None = None,
+    margin: float | None = None,
+    recorded: tuple[float, str] | None = None,
+) -> Resolved:
+    """Where a register's threshold and margin come from, in order: given ones (``threshold``,
+    ``fpr``, ``margin``), then the register's settings, then the model's ``table`` for registers of
+    ``kind`` at the register's ``size`` (at the given or settings' false-accept target, else
+    ``DEFAULT_FPR``), then ``recorded`` (a single threshold and its source). infer.py and eval.py
+    both decide by it, so an evaluation shows the decisions a register's settings make."""
+    fpr = fpr if fpr is not None else settings.fpr
+    used_fpr = None
+    if threshold is not None:
+        source = "given"
+    elif settings.threshold is not None:
+        threshold, source = settings.threshold, settings.path
+    elif table is not None:
+        used_fpr = fpr if fpr is not None else DEFAULT_FPR
+        threshold = table.threshold(max(size, 1), used_fpr)
+        source = (
+            f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
+        )
+    elif fpr is not None:
+        raise PolicyError(
+            "the model records no thresholds by false-accept rate (re-export it with export_onnx.py); give a "
+            "threshold instead"
+        )
+    elif recorded is not None:
+        threshold, source = recorded
+    else:
+        source = "none"
+    margin_from_table = margin is None and settings.margin is None and table is not None
+    if margin is None:
+        margin = settings.margin if settings.margin is not None else table.margin(max(size, 1)) if table else 0.0
+    from_table = used_fpr is not None or margin_from_table
+    return Resolved(
+        None if threshold is None else float(threshold), float(margin), source, used_fpr, kind if from_table else None
+    )

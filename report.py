@@ -152,6 +152,7 @@ def render_report(results: list[dict], meta: dict, k: int = 3) -> str:
             ("model", meta.get("model")),
             ("register", meta.get("register")),
             ("threshold", policy.get("threshold")),
+            ("from", policy.get("source")),  # e.g. the model's table for registers of pages: 0.02 … among 12 types
             ("types", policy.get("register_size")),
         )
         if value is not None

@@ -194,11 +194,14 @@ def decisions_by_register_size(
     sizes=(10, 100, 1000),
     seed: int = 0,
     queries_per_size: int = 20_000,
+    per_type: np.ndarray | None = None,
 ) -> list[RegisterDecisions]:
     """How a decision policy holds as a register grows: for each size N, registers of N types drawn
     at random from the set's types (as many draws as it takes to see about ``queries_per_size``
     queries, at most 200); queries of the drawn types are known, all others unknown. ``policy(N)``
-    gives the (threshold, margin) for N types. Sizes larger than the set's types are left out.
+    gives the (threshold, margin) for N types; ``per_type`` (one per type, NaN for none) overrides the
+    threshold for the types that have one, as a register's settings file does. Sizes larger than the
+    set's types are left out.
     Intervals treat each draw's queries as the sample (draws reuse queries, so pooling them would
     overstate the evidence)."""
     scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
@@ -222,7 +225,8 @@ def decisions_by_register_size(
             else:
                 best_score, second = sub[:, 0], np.full(len(sub), -np.inf)
             best = chosen[sub.argmax(1)]
-            accepted = best_score >= threshold
+            needed = threshold if per_type is None else np.where(np.isnan(per_type[best]), threshold, per_type[best])
+            accepted = best_score >= needed
             ranked = known & (best == truth)
             c["known"] += known.sum()
             c["unknown"] += (~known).sum()

@@ -311,7 +311,60 @@ def test_eval_reports_decisions_by_register_size(table_model, pages_model, tmp_p
     assert policy["sizes"][0]["threshold"] == pytest.approx(_tables(pages_model)["pages"].threshold(10, 0.02))
     proc = run(table_model, "--calibration", "pages")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert "tiny_table: no decision table for registers of pages (the model has: any, forms)" in proc.stderr
+    assert "tiny_table: no decision table for registers of pages (given; the model has: any, forms)" in proc.stderr
+
+
+def test_eval_decides_as_the_sets_register_settings_say(table_model, pages_model, tmp_path, capsys):
+    """eval.py's decisions by register size are infer.py's for the set's register: its settings file
+    (calibration, fpr, a fixed threshold, per-type thresholds) applies unless --no-settings."""
+    import eval as evaluate
+    from data.samples import write_eval_set
+
+    folder = tmp_path / "evalset"
+    write_eval_set(folder, 12, photos_per_type=1, unknown_types=2, long_side=160, family_size=1, fonts="builtin")
+    settings, out = folder / "register" / "docclassifier.yaml", tmp_path / "r.json"
+    names = sorted(p.stem for p in (folder / "register").iterdir() if p.suffix == ".png")
+    assert len(names) == 12
+
+    def run(model, *args):
+        capsys.readouterr()
+        code = evaluate.main(["--model", str(model), "--data", str(folder), "--out", str(out), *args])
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err, json.loads(out.read_text())["policy"] if code == 0 else None
+
+    checks = ("--no-palette", "--no-header-check")
+    settings.write_text("calibration: pages\nfpr: 0.05\n")
+    code, printed, _, policy = run(pages_model, *checks)
+    assert code == 0 and "decisions at the model's policy for registers of pages (0.05 of unknown" in printed
+    assert policy["calibration"] == "pages" and policy["fpr"] == 0.05 and policy["settings"] == str(settings)
+    (row,) = policy["sizes"]
+    assert row["threshold"] == pytest.approx(_tables(pages_model)["pages"].threshold(10, 0.05))
+    code, printed, _, policy = run(pages_model, *checks, "--fpr", "0.1", "--calibration", "forms")  # given wins
+    assert code == 0 and (policy["calibration"], policy["fpr"]) == ("forms", 0.1)
+    assert policy["sizes"][0]["threshold"] == pytest.approx(_tables(pages_model)["forms"].threshold(10, 0.1))
+    code, _, _, policy = run(pages_model, *checks, "--no-settings")
+    assert code == 0 and (policy["calibration"], policy["fpr"], policy["settings"]) == ("any", 0.02, None)
+
+    # a fixed threshold: 1.0 accepts nothing; per-type thresholds of 0 for every type accept every best type
+    settings.write_text("threshold: 1.0\n")
+    code, printed, _, policy = run(table_model, *checks)
+    (row,) = policy["sizes"]
+    assert code == 0 and f"decisions at the threshold 1 of {settings}" in printed and policy["fpr"] is None
+    assert (row["threshold"], row["right_accepted"], row["unknown_rejected"]) == (1.0, 0.0, 1.0)
+    settings.write_text("threshold: 1.0\ntypes:\n" + "".join(f"  {n}: {{threshold: 0.0}}\n" for n in names))
+    code, printed, _, policy = run(table_model, *checks)
+    (row,) = policy["sizes"]
+    assert code == 0 and f"and the 12 per-type thresholds of {settings}" in printed
+    assert (row["right_accepted"], row["unknown_rejected"]) == (1.0, 0.0)
+
+    # a bad file, and a kind the model has no table for: one line naming the file and the key
+    settings.write_text("fpr: 2\n")
+    code, _, err, _ = run(table_model)
+    assert code == 2 and err.strip() == f"eval.py: error: {settings}: fpr: must be in (0, 1], got 2"
+    settings.write_text("calibration: pages\n")
+    code, _, err, _ = run(table_model)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"no decision table for registers of pages ({settings}: calibration; the model has: any, forms)" in err
 
 
 def test_calibrate_shows_what_each_of_the_models_tables_gives(pages_model, tmp_path):

@@ -1,6 +1,7 @@
 """infer.py --report: a self-contained HTML review page, rendered by a real headless Chromium."""
 
 import base64
+import html
 import io
 import json
 import re
@@ -63,6 +64,11 @@ def test_report_is_self_contained_and_orders_what_needs_a_look_first(report):
     labels = {r.get("label") for r in answers["results"]}
     assert {"invoice_20", "letter_8", "form_9", None} <= labels
     assert "stack.pdf#page=2" in text and "broken.png" in text
+    # the header says where the threshold comes from (the model's table for which kind of register)
+    policy = answers["policy"]
+    source = html.escape(policy["source"])
+    assert f"threshold: {policy['threshold']}, from: {source}, types: {policy['register_size']}" in text
+    assert "the model&#x27;s table for any register: 0.02 of unknown documents accepted" in text
 
 
 @needs_chromium
