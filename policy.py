@@ -412,24 +412,24 @@ def resolve_policy(
     margin: float | None = None,
     recorded: tuple[float, str] | None = None,
 ) -> Resolved:
-    """Where a register's threshold and margin come from, in order: given ones (``threshold``,
-    ``fpr``, ``margin``), then the register's settings, then the model's ``table`` for registers of
-    ``kind`` at the register's ``size`` (at the given or settings' false-accept target, else
-    ``DEFAULT_FPR``), then ``recorded`` (a single threshold and its source). infer.py and eval.py
-    both decide by it, so an evaluation shows the decisions a register's settings make."""
-    fpr = fpr if fpr is not None else settings.fpr
+    """Where a register's threshold and margin come from, in order: given ones (``threshold``, or
+    ``fpr`` through the table; ``margin``), then the register's settings (a fixed threshold, or a
+    false-accept target), then the model's ``table`` for registers of ``kind`` at the register's
+    ``size`` (at ``DEFAULT_FPR`` when no target is set), then ``recorded`` (a single threshold and
+    its source). infer.py and eval.py both decide by it, so an evaluation shows the decisions a
+    register's settings make."""
     used_fpr = None
     if threshold is not None:
         source = "given"
-    elif settings.threshold is not None:
+    elif fpr is None and settings.threshold is not None:  # a given target wins over the file's threshold
         threshold, source = settings.threshold, settings.path
     elif table is not None:
-        used_fpr = fpr if fpr is not None else DEFAULT_FPR
+        used_fpr = next((f for f in (fpr, settings.fpr) if f is not None), DEFAULT_FPR)
         threshold = table.threshold(max(size, 1), used_fpr)
         source = (
             f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
         )
-    elif fpr is not None:
+    elif fpr is not None or settings.fpr is not None:
         raise PolicyError(
             "the model records no thresholds by false-accept rate (re-export it with export_onnx.py); give a "
             "threshold instead"

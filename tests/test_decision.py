@@ -187,6 +187,8 @@ def test_settings_file_thresholds_and_overrides(table_model, tmp_path):
     assert clf.classify(folder / f"{other}.png")[0] == other  # the register's threshold
     assert clf.classify(photo) == (None, pytest.approx(score))  # its type's own, stricter one
     assert infer.DocClassifier(table_model, folder, cache=False, threshold=0.95).threshold == 0.95  # given wins
+    given = infer.DocClassifier(table_model, folder, cache=False, fpr=0.01).policy()  # a given target too
+    assert given.threshold == pytest.approx(_table(table_model).threshold(3, 0.01)) and given.fpr == 0.01
 
     settings.write_text("fpr: 0.001\n")
     assert infer.DocClassifier(table_model, folder, cache=False).threshold == pytest.approx(

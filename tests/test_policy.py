@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from policy import DecisionTable, ImpostorScores, PolicyError, calibrate, decide
+from policy import DecisionTable, ImpostorScores, PolicyError, RegisterSettings, calibrate, decide, resolve_policy
 
 
 def _enumerated_far(rows, t, size):
@@ -91,6 +91,35 @@ def test_table_lookup_by_register_size_and_target():
     with pytest.raises(PolicyError, match="outside the calibrated"):
         table.threshold(100, 0.5)
     assert DecisionTable.from_json(table.to_json()) == table
+
+
+def test_policy_resolves_given_then_settings_then_table_then_recorded():
+    """The order infer.py and eval.py decide by: a given threshold or target, then the register's
+    settings (a fixed threshold wins over the file's target), then the table at 2 %, then a recorded
+    threshold; the margin given, then the settings', then the table's."""
+    table, none = _table(), RegisterSettings()
+    fixed = RegisterSettings(fpr=0.01, threshold=0.7, margin=0.03, path="reg/docclassifier.yaml")
+    target = RegisterSettings(fpr=0.01, path="reg/docclassifier.yaml")
+
+    def resolved(settings, **given):
+        r = resolve_policy(100, table, "forms", settings, **given)
+        return r.threshold, r.margin, r.fpr, r.calibration
+
+    at = table.threshold
+    assert resolved(none) == (at(100, 0.02), table.margin(100), 0.02, "forms")
+    assert resolved(target) == (at(100, 0.01), table.margin(100), 0.01, "forms")
+    assert resolved(fixed) == (0.7, 0.03, None, None)  # the file fixes both: no table involved
+    assert resolved(fixed, fpr=0.05) == (at(100, 0.05), 0.03, 0.05, "forms")  # a given target wins
+    assert resolved(fixed, threshold=0.6, margin=0.0) == (0.6, 0.0, None, None)
+    assert resolved(target, threshold=0.6) == (0.6, table.margin(100), None, "forms")  # the table's margin
+    source = resolve_policy(7, table, "pages", none).source
+    assert source == "the model's table for registers of pages: 0.02 of unknown documents accepted among 7 types"
+    # without a table: the recorded threshold, and a target cannot be met
+    assert resolve_policy(5, None, "any", none, recorded=(0.8, "recorded")).threshold == 0.8
+    assert resolve_policy(5, None, "any", fixed).threshold == 0.7
+    for settings, given in ((target, {}), (fixed, {"fpr": 0.05})):
+        with pytest.raises(PolicyError, match="records no thresholds by false-accept rate"):
+            resolve_policy(5, None, "any", settings, **given)
 
 
 def test_unreadable_table_is_one_line():
