@@ -11,7 +11,7 @@ the margin the widest gap between the best two types that flags at most ``--flag
 right answers as close calls. Printed with the rates they give and 95 % intervals, next to what
 the policy in force gives now and what each of the model's tables (one per kind of register,
 policy.CALIBRATIONS) gives at ``--fpr`` for this register's size: your own photos say which
-``calibration:`` keeps its promise for your register. ``--write`` puts the calibrated threshold and
+``calibration:`` keeps its promise for your register (a suggestion line names it). ``--write`` puts the calibrated threshold and
 margin into ``<register>/docclassifier.yaml``.
 """
 
@@ -137,6 +137,26 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def suggest_calibration(tables: dict, fpr: float, settings_path: str) -> str:
+    """Which of the model's tables (``tables``: kind → outcomes on the user's photos) a register
+    should declare: of those that let at most ``fpr`` of the unknown documents through, the one
+    that accepts the most right answers (the stricter on a tie); none: the calibrated threshold."""
+    holding = {k: o for k, o in tables.items() if 1 - o["unknown_rejected"]["rate"] <= fpr + 1e-12}
+    if not holding:
+        least = min(1 - o["unknown_rejected"]["rate"] for o in tables.values())
+        return (
+            f"suggestion: none of the model's tables keeps the target {fpr:g} on these photos (the strictest lets "
+            f"{least:.3f} of the unknown documents through): write the calibrated threshold (--write)"
+        )
+    kind, o = max(holding.items(), key=lambda ko: (ko[1]["right_accepted"]["rate"], ko[1]["unknown_rejected"]["rate"]))
+    what = "keep the default, calibration: any" if kind == "any" else f"declare calibration: {kind} in {settings_path}"
+    return (
+        f"suggestion: {what}; of the model's tables that keep the target {fpr:g} on these photos, the one for "
+        f"{registers_of(kind)} accepts the most right answers ({o['right_accepted']['rate']:.3f}, letting "
+        f"{1 - o['unknown_rejected']['rate']:.3f} of the unknown documents through)"
+    )
+
+
 def check_folders(*folders: Path) -> None:
     for folder in folders:
         if not folder.is_dir():
@@ -192,6 +212,9 @@ def calibrate(clf: DocClassifier, known_dir: Path, unknown_dir: Path, fpr: float
             notes.append(f"note: the model's tables are not shown: {e}")
             break
         tables[kind] = outcomes(known, unknown_best, at, table.margin(max(policy.size, 1)))
+    if tables and fpr * len(unknown_best) >= 1:  # enough unknown documents to tell the target from 0
+        where = clf.register_dir / SETTINGS_NAME if clf.register_dir is not None else SETTINGS_NAME
+        notes.append(suggest_calibration(tables, fpr, str(where)))
     if fpr * len(unknown_best) < 1:
         notes.append(
             f"note: with {len(unknown_best)} unknown documents a rate of {fpr:g} cannot be told from 0: the "

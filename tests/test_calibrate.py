@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import infer
-from calibrate import margin_for, threshold_for
+from calibrate import margin_for, suggest_calibration, threshold_for
 from conftest import ROOT
 from data import SyntheticDocuments
 from data.photo import photo_of
@@ -26,6 +26,21 @@ def test_threshold_lets_through_at_most_the_target_share():
     assert (best >= t).sum() == 2 and 0.7 < t <= 0.8
     assert threshold_for(best, 0.25) == t  # 2.5 documents: still two
     assert threshold_for(best, 1.0) == pytest.approx(0.05)
+
+
+def test_suggestion_is_the_table_that_keeps_the_target_and_accepts_the_most():
+    def outcome(accepted, rejected):
+        return {"right_accepted": {"rate": accepted}, "unknown_rejected": {"rate": rejected}}
+
+    tables = {"any": outcome(0.60, 0.99), "forms": outcome(0.60, 0.99), "pages": outcome(0.90, 0.985)}
+    text = suggest_calibration(tables, 0.02, "reg/docclassifier.yaml")
+    assert text.startswith("suggestion: declare calibration: pages in reg/docclassifier.yaml;")
+    assert "accepts the most right answers (0.900, letting 0.015 of the unknown documents through)" in text
+    # the pages' table lets too many through at 1 %: of those that keep it, any (stricter on the tie)
+    text = suggest_calibration(tables, 0.01, "reg/docclassifier.yaml")
+    assert text.startswith("suggestion: keep the default, calibration: any;")
+    text = suggest_calibration(tables, 0.005, "reg/docclassifier.yaml")
+    assert "none of the model's tables keeps the target 0.005" in text and "lets 0.010 of the unknown" in text
 
 
 def test_margin_flags_at_most_the_target_share_of_right_answers():
