@@ -75,6 +75,14 @@ def test_pages_exported_to_an_image_folder_train_as_the_same_classes(pdf_folder,
     assert main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     assert "PDF folder not found" in capsys.readouterr().err
 
+    # --distinct: no class is a blank page or a copy of a page written before it
+    _pdf(pdf_folder / "c.pdf", ["white", "red", "purple"])  # blank, a copy of a.pdf's first page, a new one
+    assert main([str(pdf_folder), "--out", str(tmp_path / "distinct"), "--long-side", "100", "--distinct"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 pages written to " in printed and "(1 nearly blank and 1 repeated pages skipped)" in printed
+    names = sorted(p.stem for p in (tmp_path / "distinct").iterdir())
+    assert names == ["a_p1", "a_p2", "a_p3", "c_p3", "sub__b_p1", "sub__b_p2"]  # c_p2 repeats a_p1: the first kept
+
 
 def test_pdf_folder_errors(tmp_path):
     with pytest.raises(DataError, match="PDF folder not found"):
