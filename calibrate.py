@@ -11,8 +11,8 @@ the margin the widest gap between the best two types that flags at most ``--flag
 right answers as close calls. Printed with the rates they give and 95 % intervals, next to what
 the policy in force gives now and what each of the model's tables (one per kind of register,
 policy.CALIBRATIONS) gives at ``--fpr`` for this register's size: your own photos say which
-``calibration:`` keeps its promise for your register (a suggestion line names it). ``--write`` puts the calibrated threshold and
-margin into ``<register>/docclassifier.yaml``.
+``calibration:`` keeps its promise for your register (a suggestion line names it). ``--write``
+puts the calibrated threshold and margin into ``<register>/docclassifier.yaml``.
 """
 
 from __future__ import annotations

@@ -307,11 +307,11 @@ def run_eval(
         if settings.types:
             per_type = np.array([settings.types.get(name, np.nan) for name in scored.types], np.float64)
         rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type)
-        rule = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # where it comes from
-        used_fpr = rule.fpr
+        source = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # the same at any size
+        used_fpr = source.fpr
         result["policy"] = {
             "fpr": used_fpr,
-            "calibration": rule.calibration,
+            "calibration": source.calibration,
             "settings": settings.path or None,
             "sizes": [r.to_dict() for r in rows],
         }

@@ -44,10 +44,10 @@ class DistinctPages:
     def __init__(self, min_ink: float = 0.01, ink_level: int = 250, max_difference: float = 0.25):
         self.min_ink, self.ink_level, self.max_difference = min_ink, ink_level, max_difference
         # Grow by doubling; the first ``kept`` rows count. Each kept page is also remembered as the
-        # means of its 9 × 8 blocks: two thumbnails' mean difference is at least their block means'
-        # (the mean of a difference is at most the mean of its size), so only pages whose block
-        # means are that close need the full comparison, and a folder of tens of thousands of
-        # pages is checked in minutes, not hours.
+        # means of its 9 × 8 blocks. Over a block |mean(a − b)| <= mean |a − b|, so two thumbnails'
+        # mean difference is at least that of their block means: only pages whose block means are
+        # that close need the full comparison (the same decisions), and a folder of tens of
+        # thousands of pages is checked in minutes, not hours.
         self.thumbs = np.empty((0, 90, 64), np.uint8)
         self.blocks = np.empty((0, 10, 8), np.float32)
         self.kept = self.blank = self.repeated = self.unreadable = 0
