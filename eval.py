@@ -306,6 +306,9 @@ def run_eval(
         per_type = None
         if settings.types:
             per_type = np.array([settings.types.get(name, np.nan) for name in scored.types], np.float64)
+            stray = sorted(set(settings.types) - set(scored.types))
+            if stray:  # as infer.py says it when it loads such a register
+                warn(f"{settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
         rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type)
         source = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # the same at any size
         used_fpr = source.fpr

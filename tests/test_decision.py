@@ -353,10 +353,12 @@ def test_eval_decides_as_the_sets_register_settings_say(table_model, pages_model
     (row,) = policy["sizes"]
     assert code == 0 and f"decisions at the threshold 1 of {settings}" in printed and policy["fpr"] is None
     assert (row["threshold"], row["right_accepted"], row["unknown_rejected"]) == (1.0, 0.0, 1.0)
-    settings.write_text("threshold: 1.0\ntypes:\n" + "".join(f"  {n}: {{threshold: 0.0}}\n" for n in names))
-    code, printed, _, policy = run(table_model, *checks)
+    per_type = "".join(f"  {n}: {{threshold: 0.0}}\n" for n in [*names, "not_in_the_set"])
+    settings.write_text("threshold: 1.0\ntypes:\n" + per_type)
+    code, printed, err, policy = run(table_model, *checks)
     (row,) = policy["sizes"]
-    assert code == 0 and f"and the 12 per-type thresholds of {settings}" in printed
+    assert code == 0 and f"and the 13 per-type thresholds of {settings}" in printed
+    assert f"warning: {settings}: types.not_in_the_set: no such type in the register (1 such)" in err
     assert (row["right_accepted"], row["unknown_rejected"]) == (1.0, 0.0)
 
     # a bad file, and a kind the model has no table for: one line naming the file and the key
