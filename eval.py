@@ -56,6 +56,7 @@ from policy import (
     DecisionTable,
     PolicyError,
     RegisterSettings,
+    declared_calibration,
     load_settings,
     registers_of,
     resolve_policy,
@@ -395,10 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         name, data = embedder.name, Path(args.data)
         settings_file = data / "register" / SETTINGS_NAME
         settings = load_settings(settings_file) if args.settings and settings_file.is_file() else RegisterSettings()
-        if args.calibration is not None:
-            embedder = embedder.for_calibration(args.calibration, "given")
-        elif settings.calibration is not None:
-            embedder = embedder.for_calibration(settings.calibration, f"{settings.path}: calibration")
+        embedder = embedder.for_calibration(*declared_calibration(args.calibration, settings))
         threshold = args.threshold if args.threshold is not None else embedder.threshold
         plots = Path(args.plots) if args.plots else None
         warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731

@@ -86,6 +86,7 @@ from policy import (
     PolicyError,
     RegisterSettings,
     decide,
+    declared_calibration,
     load_settings,
     resolve_policy,
     table_for,
@@ -859,8 +860,8 @@ class DocClassifier:
         Worked out again only when one of those changed (a query asks for it every time)."""
         size = len(self._grouped_bank()[2]) if len(self._owner) else 0
         s = self.settings
-        kind = self._calibration or s.calibration or DEFAULT_CALIBRATION
-        table = self._table_for(kind, "given" if self._calibration else f"{s.path}: calibration")
+        kind, where = declared_calibration(self._calibration, s)
+        table = self._table_for(kind, where)
         key = (size, self._threshold, self._fpr, self._margin, kind)
         memo = self._policy_memo
         if memo is not None and memo[0] == key and memo[1] is s and memo[2] is table:
@@ -878,7 +879,10 @@ class DocClassifier:
 
     def _work_out_policy(self, size: int, s: RegisterSettings, table, kind: str) -> Policy:
         m = self.model
-        recorded = (m.threshold, "the model's recorded threshold") if m.threshold is not None else None
+        if m.threshold is not None:
+            recorded = (m.threshold, "the model's recorded threshold")
+        else:
+            recorded = (FALLBACK_THRESHOLD, "fallback")
         try:
             r = resolve_policy(
                 size,
@@ -888,7 +892,7 @@ class DocClassifier:
                 threshold=self._threshold,
                 fpr=self._fpr,
                 margin=self._margin,
-                recorded=recorded or (FALLBACK_THRESHOLD, "fallback"),
+                recorded=recorded,
             )
         except PolicyError as e:
             raise InferError(f"{m.path}: {e}") from None

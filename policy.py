@@ -265,6 +265,16 @@ def table_for(tables: dict[str, DecisionTable], kind: str, where: str = "") -> D
     return table
 
 
+def declared_calibration(given: str | None, settings: RegisterSettings) -> tuple[str, str]:
+    """The kind of register to decide for and who declared it (for ``table_for``'s refusal): the
+    given one, else the settings file's ``calibration:``, else any register."""
+    if given is not None:
+        return given, "given"
+    if settings.calibration is not None:
+        return settings.calibration, f"{settings.path}: calibration"
+    return DEFAULT_CALIBRATION, ""
+
+
 def strictest(tables: Sequence[DecisionTable], data: str = "") -> DecisionTable:
     """One table that holds for registers of each kind the tables were calibrated on: at every size
     and target the highest threshold, and the narrowest margin (flagging at most the target share of
