@@ -275,6 +275,44 @@ def declared_calibration(given: str | None, settings: RegisterSettings) -> tuple
     return DEFAULT_CALIBRATION, ""
 
 
+def own_passes(views: int, fpr: float) -> int:
+    """How many of ``views`` may reach the self-calibrated threshold so that one more document like
+    them (exchangeable with them: a document of the register's own kind, not registered) reaches
+    it with probability at most ``fpr``: ⌊fpr × (views + 1)⌋ − 1, the split-conformal rank (with
+    k views above a threshold, the next one is among the k + 1 highest of views + 1 with
+    probability (k + 1) / (views + 1)). Below 1 (fewer than 2 / fpr − 1 views) none may, and the
+    register is too small to say."""
+    return int(math.floor(fpr * (views + 1) + 1e-9)) - 1
+
+
+def own_threshold(best_others: np.ndarray, fpr: float) -> float | None:
+    """Self-calibration on the register itself: each registered type's example seen as a photo
+    (``infer.register_view``) is a document of the register's own kind that the register does not
+    hold once its own type is left out, and its best score against the *other* types
+    (``best_others``, one per type) is what an unknown document like it would score. The lowest
+    threshold (halfway between two neighbouring scores, as the model's tables set theirs) that at
+    most ``own_passes`` of them reach, so that an unknown document like them passes with
+    probability at most ``fpr``; None when the register has too few views to say (fewer than
+    2 / fpr − 1: 99 at 2 %).
+
+    Why: the model's tables are calibrated on validation pools, and a register of pages crowds its
+    types far less than one of look-alike forms, so the table for any register (the stricter pool)
+    turns away many right answers in a register of pages. The register's own views measure how
+    crowded *this* register is; ``resolve_policy`` takes the lower of the two thresholds, so the
+    register can only relax the table where its own documents say it may (EXPERIMENTS.md)."""
+    scores = np.asarray(best_others, np.float64)
+    scores = np.sort(scores[np.isfinite(scores)])
+    passes = own_passes(len(scores), fpr)  # views allowed at or above the threshold
+    if passes < 1:
+        return None
+    if passes >= len(scores):
+        return float(scores[0])  # every view may pass
+    v = np.unique(scores)
+    candidates = np.r_[(v[:-1] + v[1:]) / 2.0, v[-1] + 1.0]  # between neighbours, and above all
+    above = len(scores) - np.searchsorted(scores, candidates, side="left")  # views >= each candidate
+    return float(candidates[np.argmax(above <= passes)])  # the lowest that lets at most ``passes`` through
+
+
 def strictest(tables: Sequence[DecisionTable], data: str = "") -> DecisionTable:
     """One table that holds for registers of each kind the tables were calibrated on: at every size
     and target the highest threshold, and the narrowest margin (flagging at most the target share of
@@ -315,7 +353,7 @@ def decide(top: Sequence[tuple[str, float]], threshold: float, margin: float, pe
 # --- Register settings ----------------------------------------------------------------------------
 
 SETTINGS_NAME = "docclassifier.yaml"
-SETTINGS_KEYS = {"calibration", "fpr", "threshold", "margin", "types"}
+SETTINGS_KEYS = {"calibration", "fpr", "threshold", "margin", "types", "self_calibration"}
 
 
 @dataclass(frozen=True)
@@ -330,6 +368,8 @@ class RegisterSettings:
     margin: 0.02       # best two types closer than this: the answer is flagged ambiguous
     types:             # per-type thresholds
       invoice_acme: {threshold: 0.95}
+    self_calibration: false  # decide by the model's table alone, not also by the register's own
+                             # examples seen as photos (on by default: policy.own_threshold)
     """
 
     fpr: float | None = None
@@ -338,11 +378,12 @@ class RegisterSettings:
     types: dict[str, float] | None = None  # label → its threshold
     path: str = ""
     calibration: str | None = None  # a key of CALIBRATIONS
+    self_calibration: bool | None = None  # None: the default (on)
 
     def to_yaml(self) -> str:
         import yaml
 
-        keys = ("calibration", "fpr", "threshold", "margin")
+        keys = ("calibration", "fpr", "threshold", "margin", "self_calibration")
         data = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.types:
             data["types"] = {label: {"threshold": t} for label, t in sorted(self.types.items())}
@@ -397,7 +438,10 @@ def load_settings(path) -> RegisterSettings:
             if not isinstance(entry, dict) or set(map(str, entry)) != {"threshold"}:
                 raise PolicyError(f"{where}: expected {{threshold: NUMBER}}, got {entry!r}")
             types[str(label)] = _number(entry["threshold"], f"{where}.threshold", 0.0, 1.0)
-    return RegisterSettings(fpr, threshold, margin, types, str(path), calibration)
+    own = get["self_calibration"]
+    if own is not None and not isinstance(own, bool):
+        raise PolicyError(f"{path}: self_calibration: expected true or false, got {own!r}")
+    return RegisterSettings(fpr, threshold, margin, types, str(path), calibration, own)
 
 
 @dataclass(frozen=True)
@@ -421,13 +465,16 @@ def resolve_policy(
     fpr: float | None = None,
     margin: float | None = None,
     recorded: tuple[float, str] | None = None,
+    own: np.ndarray | None = None,
 ) -> Resolved:
     """Where a register's threshold and margin come from, in order: given ones (``threshold``, or
     ``fpr`` through the table; ``margin``), then the register's settings (a fixed threshold, or a
     false-accept target), then the model's ``table`` for registers of ``kind`` at the register's
     ``size`` (at ``DEFAULT_FPR`` when no target is set), then ``recorded`` (a single threshold and
-    its source). infer.py and eval.py both decide by it, so an evaluation shows the decisions a
-    register's settings make."""
+    its source). Where the table sets the threshold and ``own`` is given (each registered type's
+    view's best score against the other types: ``own_threshold``), the lower of the table's and
+    the register's own threshold decides. infer.py and eval.py both decide by it, so an evaluation
+    shows the decisions a register's settings make."""
     used_fpr = None
     if threshold is not None:
         source = "given"
@@ -439,6 +486,14 @@ def resolve_policy(
         source = (
             f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
         )
+        mine = own_threshold(own, used_fpr) if own is not None else None
+        if mine is not None and mine < threshold:
+            views = int(np.isfinite(own).sum())
+            source = (
+                f"the register's own examples seen as photos: at most {used_fpr:g} of documents like its {views} "
+                f"types' pass as one of the others (below {source}, {threshold:.4f})"
+            )
+            threshold = mine
     elif fpr is not None or settings.fpr is not None:
         raise PolicyError(
             "the model records no thresholds by false-accept rate (re-export it with export_onnx.py); give a "

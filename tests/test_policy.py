@@ -7,7 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from policy import DecisionTable, ImpostorScores, PolicyError, RegisterSettings, calibrate, decide, resolve_policy
+from policy import (
+    DecisionTable,
+    ImpostorScores,
+    PolicyError,
+    RegisterSettings,
+    calibrate,
+    decide,
+    load_settings,
+    own_passes,
+    own_threshold,
+    resolve_policy,
+)
 
 
 def _enumerated_far(rows, t, size):
@@ -120,6 +131,55 @@ def test_policy_resolves_given_then_settings_then_table_then_recorded():
     for settings, given in ((target, {}), (fixed, {"fpr": 0.05})):
         with pytest.raises(PolicyError, match="records no thresholds by false-accept rate"):
             resolve_policy(5, None, "any", settings, **given)
+
+
+def test_own_threshold_lets_the_target_share_of_the_registers_views_through():
+    """Self-calibration on a known distribution, at the split-conformal rank: of 200 views scoring
+    0.000, 0.005, ..., 0.995, a target of 2 % lets ⌊0.02 × 201⌋ − 1 = 3 through (0.985 and up), so
+    the threshold sits halfway below the third best; a register of fewer than 99 views is too small
+    to say at 2 %."""
+    scores = np.arange(200) / 200
+    rng = np.random.default_rng(0)
+    assert [own_passes(n, 0.02) for n in (98, 99, 200, 1000)] == [0, 1, 3, 19]
+    t = own_threshold(rng.permutation(scores), 0.02)
+    assert t == pytest.approx((0.98 + 0.985) / 2) and (scores >= t).sum() == 3
+    assert own_threshold(scores, 0.05) == pytest.approx((0.95 + 0.955) / 2)  # ⌊10.05⌋ − 1 = 9 pass
+    assert own_threshold(scores[:98], 0.02) is None
+    assert own_threshold(np.r_[scores[:99], -np.inf], 0.02) == pytest.approx((0.485 + 0.49) / 2)  # no view: ignored
+    tied = np.r_[np.arange(97) / 100, 0.99, 0.99, 0.99]  # three views tie at the top: none may pass
+    assert (tied >= own_threshold(tied, 0.02)).sum() == 0
+    # many views from a known law: the threshold converges on its quantile
+    normal = rng.normal(0.7, 0.05, 100_000)
+    assert own_threshold(normal, 0.02) == pytest.approx(0.7 + 0.05 * 2.053749, abs=2e-3)
+
+
+def test_the_registers_own_threshold_only_relaxes_the_tables():
+    table, none = _table(), RegisterSettings()
+    at = table.threshold(100, 0.02)
+    low = np.r_[np.linspace(0.0, at - 0.2, 100)]  # a sparse register: its views score far below the table's
+    r = resolve_policy(100, table, "any", none, own=low)
+    assert r.threshold == pytest.approx(own_threshold(low, 0.02)) and r.threshold < at and r.fpr == 0.02
+    assert r.source.startswith(
+        "the register's own examples seen as photos: at most 0.02 of documents like its 100 types' pass as one of"
+    )
+    high = np.linspace(at, 1.0, 100)  # a crowded one: the table's threshold stands
+    assert resolve_policy(100, table, "any", none, own=high).threshold == at
+    assert resolve_policy(100, table, "any", none, own=low[:50]).threshold == at  # too few views to say
+    given = resolve_policy(100, table, "any", none, threshold=0.9, own=low)  # a given threshold wins
+    assert given.threshold == 0.9 and given.source == "given"
+    fixed = RegisterSettings(threshold=0.95, path="reg/docclassifier.yaml")
+    assert resolve_policy(100, table, "any", fixed, own=low).threshold == 0.95
+
+
+def test_self_calibration_setting_is_a_boolean(tmp_path):
+    path = tmp_path / "docclassifier.yaml"
+    path.write_text("self_calibration: false\n")
+    settings = load_settings(path)
+    assert settings.self_calibration is False and "self_calibration: false" in settings.to_yaml()
+    path.write_text("self_calibration: 0.5\n")
+    with pytest.raises(PolicyError) as e:
+        load_settings(path)
+    assert str(e.value) == f"{path}: self_calibration: expected true or false, got 0.5"
 
 
 def test_unreadable_table_is_one_line():
