@@ -45,6 +45,7 @@ from infer import (
     expand_inputs,
     open_image,
     palette_signature,
+    register_view,
     rerank_by,
     scan_register,
 )
@@ -58,6 +59,7 @@ from policy import (
     RegisterSettings,
     declared_calibration,
     load_settings,
+    own_passes,
     registers_of,
     resolve_policy,
     table_for,
@@ -150,6 +152,7 @@ class ScoredSet(NamedTuple):
     query_folder: np.ndarray  # each query's folder under queries/ (its type, registered or not)
     seconds_per_query: float  # decode + preprocess + embed + match
     types: tuple[str, ...] = ()  # the registered types, in the scores' column order
+    own: np.ndarray | None = None  # (types × types): each type's view against each other type (self: -inf)
 
 
 def score_eval_set(
@@ -159,10 +162,12 @@ def score_eval_set(
     warn=print,
     palette: PaletteCheck | None = None,
     header: HeaderCheck | None = None,
+    views: bool = False,
 ) -> ScoredSet:
     """Embed the register and the queries of ``data`` and score every query against every type; with
     ``header`` and ``palette``, close calls re-scored by the pages' tops, then by colour, as infer.py
-    does."""
+    does. With ``views``, also each type's first example seen as a photo (``register_view``) against
+    every other type, as infer.py's self-calibration scores them (``ScoredSet.own``)."""
     types, register, queries = load_eval_set(data, warn)
     min_size = decode_size(embedder.input_size)
 
@@ -193,7 +198,31 @@ def score_eval_set(
     if palette is not None:
         apply_palette(scores, read, register, palette, warn)
     match_seconds = time.perf_counter() - t0
-    return ScoredSet(scores, truth, np.array(folders), (q_seconds + match_seconds) / len(truth), tuple(types))
+    own = None
+    if views:
+        first = {}
+        for t, item in register:
+            first.setdefault(t, item)
+        pictures, kept = [], []
+        for t, item in sorted(first.items()):
+            try:
+                pictures.append(register_view(open_image(item, min_size), types[t]))
+                kept.append(t)
+            except InferError as e:
+                warn(f"{e}; no view of it for the self-calibration")
+        view_emb = np.concatenate(
+            [embedder.embed(pictures[i : i + batch_size]) for i in range(0, len(pictures), batch_size)]
+        )
+        rows = type_scores(view_emb, reg_emb, reg_type, len(types))
+        if header is not None:
+            apply_header(rows, pictures, register, header, embedder, warn)
+        if palette is not None:
+            apply_palette(rows, pictures, register, palette, warn)
+        own = np.full((len(types), len(types)), -np.inf)
+        own[kept] = rows
+        np.fill_diagonal(own, -np.inf)
+    seconds = (q_seconds + match_seconds) / len(truth)
+    return ScoredSet(scores, truth, np.array(folders), seconds, tuple(types), own)
 
 
 def read_type(register: list, t: int, read, warn, what: str) -> list:
@@ -280,12 +309,19 @@ def run_eval(
     palette: PaletteCheck | None = None,
     header: HeaderCheck | None = None,
     settings: RegisterSettings | None = None,
+    self_calibration: bool | None = None,
 ) -> tuple[dict, str]:
     """The evaluation's figures (JSON-ready) and its printed table; with ``plots``, the ROC curve and
     the score histograms are drawn there too (engine/plot.py, needs matplotlib). The decisions by
     register size are infer.py's for a register with ``settings`` (its docclassifier.yaml: a fixed
-    threshold or margin, a false-accept target, per-type thresholds), at ``fpr`` when given."""
-    scored = score_eval_set(embedder, data, batch_size, warn, palette, header)
+    threshold or margin, a false-accept target, per-type thresholds), at ``fpr`` when given, and, as
+    infer.py does unless ``self_calibration`` is False (or the settings say so), each drawn register
+    may relax the table's threshold by its own examples seen as photos (``policy.own_threshold``)."""
+    settings = settings or RegisterSettings()
+    if self_calibration is None:
+        self_calibration = settings.self_calibration is not False
+    own_on = self_calibration and embedder.table is not None
+    scored = score_eval_set(embedder, data, batch_size, warn, palette, header, views=own_on)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
@@ -297,11 +333,12 @@ def run_eval(
     result["palette"] = None if palette is None else dataclasses.asdict(palette)
     result["header"] = None if header is None else dataclasses.asdict(header)
     table = format_table(ev) + f"\n{result['ms_per_query']:.2f} ms per query (decode + preprocess + embed + match)"
-    settings = settings or RegisterSettings()
     if embedder.table is not None or settings.threshold is not None:
 
-        def policy(n: int) -> tuple[float, float]:
+        def policy(n: int, own: np.ndarray | None = None) -> tuple[float, float]:
             r = resolve_policy(n, embedder.table, embedder.calibration, settings, fpr=fpr)
+            if own is not None and r.fpr is not None and own_passes(n, r.fpr) >= 1:  # as infer.py decides
+                r = resolve_policy(n, embedder.table, embedder.calibration, settings, fpr=fpr, own=own)
             return r.threshold, r.margin
 
         per_type = None
@@ -310,11 +347,13 @@ def run_eval(
             stray = sorted(set(settings.types) - set(scored.types))
             if stray:  # as infer.py says it when it loads such a register
                 warn(f"{settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
-        rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type)
+        own = scored.own if own_on else None
+        rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type, own=own)
         source = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # the same at any size
         used_fpr = source.fpr
         result["policy"] = {
             "fpr": used_fpr,
+            "self_calibration": own is not None and used_fpr is not None,
             "calibration": source.calibration,
             "settings": settings.path or None,
             "sizes": [r.to_dict() for r in rows],
@@ -322,7 +361,10 @@ def run_eval(
         if used_fpr is None:
             rule = f"the threshold {settings.threshold:g} of {settings.path}"
         else:
-            rule = f"the model's policy for {registers_of(embedder.calibration)} ({used_fpr:g} of unknown documents accepted)"
+            rule = f"the model's policy for {registers_of(embedder.calibration)} ({used_fpr:g} of unknown documents accepted"
+            rule += (
+                ", relaxed where the drawn register's own examples seen as photos allow)" if own is not None else ")"
+            )
         if settings.types:
             rule += f" and the {len(settings.types)} per-type thresholds of {settings.path}"
         title = (
@@ -374,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help=f"decide as the set's register/{SETTINGS_NAME} says, as infer.py would (default: on, when there is one)",
     )
+    parser.add_argument(
+        "--self-calibration",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let each drawn register relax the model's table by its own examples seen as photos, as infer.py does "
+        "(default: on, unless the settings say self_calibration: false)",
+    )
     parser.add_argument("--out", default=None, help="JSON results (default: runs/eval/<data>-<model>.json)")
     parser.add_argument("--plots", default=None, help="also draw roc.png and scores.png into this folder")
     parser.add_argument(
@@ -412,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             palette=palette,
             header=header,
             settings=settings,
+            self_calibration=args.self_calibration,
         )
     except (InferError, FileNotFoundError, PolicyError) as e:
         print(f"eval.py: error: {e}", file=sys.stderr)

@@ -55,6 +55,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageEnhance, ImageFilter, ImageOps
 
 from atomic import atomic_path
 from documents import (
@@ -88,6 +89,7 @@ from policy import (
     decide,
     declared_calibration,
     load_settings,
+    own_passes,
     resolve_policy,
     table_for,
     tables_from_json,
@@ -105,6 +107,7 @@ RECORD_ARRAYS = ("embedding", "keypoints", "header")  # a cache record's arrays,
 # resizing take a quarter of the time, and the embedding stays within cosine 0.9997 of a full decode's
 # (bench/inference.py, BENCHMARKS.md).
 DECODE_GAP = 2
+VIEW_VERSION = 1  # register_view's recipe: self-calibration scores cached under another are worked out again
 FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
 LOOK_ALIKE_BLOCK = 1 << 22  # scores held at once when the register is checked for look-alikes (16 MiB)
 LOOK_ALIKE_MAX_PAIRS = 2_000_000_000  # more example pairs than this (about 10 s here) are not checked
@@ -415,6 +418,21 @@ def read_ahead(items: Iterable, load: Callable, workers: int, ahead: int) -> Ite
 PALETTE_BINS = 24  # hue bins of a palette signature
 PALETTE_SIDE = 64  # pixels on the long side a palette is read at
 PALETTE_MAX_GAIN = 1.15  # the white balance corrects each channel by at most ±15 %
+
+
+def register_view(image: Image.Image, label: str) -> Image.Image:
+    """A registered example as a phone might deliver it (the self-calibration's view of it,
+    ``DocClassifier.own_scores``): the corners moved by up to 4 % of the sides, a blur of 0.08 % of
+    the long side, brightness ×0.85 to 1.1; the same for the same label on every run."""
+    rng = np.random.default_rng(zlib.crc32(label.encode("utf-8")))
+    image = image.convert("RGB")
+    w, h = image.size
+    quad = [
+        c + rng.uniform(-0.04, 0.04) * side for x, y in ((0, 0), (0, h), (w, h), (w, 0)) for c, side in ((x, w), (y, h))
+    ]
+    image = image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR, fillcolor=(40, 40, 40))
+    image = image.filter(ImageFilter.GaussianBlur(0.0008 * max(w, h)))
+    return ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.85, 1.1)))
 
 
 def palette_signature(image) -> np.ndarray:
@@ -786,6 +804,7 @@ class DocClassifier:
         margin: float | None = None,
         register_pages: str = "all",
         calibration: str | None = None,
+        self_calibration: bool | None = None,
     ):
         if bank_dtype not in ("float32", "float16"):
             raise InferError(f"bank_dtype must be float32 or float16, not {bank_dtype!r}")
@@ -812,6 +831,13 @@ class DocClassifier:
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self._threshold, self._fpr, self._margin = threshold, fpr, margin  # given: these win
         self._calibration = calibration
+        self._self_calibration = self_calibration  # None: the settings file's, else on
+        self._own: tuple | None = None  # (what own_scores depended on, the scores)
+        # The register folder's files as loaded (a digest) and the register's version then: while
+        # the register is still that, own_scores can be kept in the register cache.
+        self._folder_digest: tuple[str, int] | None = None
+        self._cached_own: dict | None = None  # own_scores as the register cache holds them
+        self._version = 0  # counts changes of the register (for what is worked out from it)
         if calibration is not None:
             self._table_for(calibration, "given")  # a model without it: say so now
         self.settings = RegisterSettings()  # the register folder's docclassifier.yaml, if any
@@ -862,7 +888,7 @@ class DocClassifier:
         s = self.settings
         kind, where = declared_calibration(self._calibration, s)
         table = self._table_for(kind, where)
-        key = (size, self._threshold, self._fpr, self._margin, kind)
+        key = (size, self._threshold, self._fpr, self._margin, kind, self._self_calibration, self._version)
         memo = self._policy_memo
         if memo is not None and memo[0] == key and memo[1] is s and memo[2] is table:
             return memo[3]
@@ -885,15 +911,21 @@ class DocClassifier:
             recorded = (FALLBACK_THRESHOLD, "fallback")
         try:
             r = resolve_policy(
-                size,
-                table,
-                kind,
-                s,
-                threshold=self._threshold,
-                fpr=self._fpr,
-                margin=self._margin,
-                recorded=recorded,
+                size, table, kind, s, threshold=self._threshold, fpr=self._fpr, margin=self._margin, recorded=recorded
             )
+            own_on = self._self_calibration if self._self_calibration is not None else s.self_calibration is not False
+            if own_on and r.fpr is not None and own_passes(size, r.fpr) >= 1:  # the table decides: may relax it
+                r = resolve_policy(
+                    size,
+                    table,
+                    kind,
+                    s,
+                    threshold=self._threshold,
+                    fpr=self._fpr,
+                    margin=self._margin,
+                    recorded=recorded,
+                    own=self.own_scores(),
+                )
         except PolicyError as e:
             raise InferError(f"{m.path}: {e}") from None
         return Policy(r.threshold, r.margin, size, r.source, r.fpr, dict(s.types or {}), r.calibration)
@@ -1004,9 +1036,11 @@ class DocClassifier:
 
     def prepare(self) -> None:
         """Build the matching structures now (they are built on first use otherwise): a classifier
-        that is then only read (serve.py's register snapshots) is safe to share between threads."""
+        that is then only read (serve.py's register snapshots) is safe to share between threads;
+        the policy too (with the register's self-calibration, when it applies)."""
         if len(self._owner):
             self._grouped_bank()
+            self.policy()
 
     def register(self, label: str, image) -> None:
         """Add an example of ``label`` (a path, a ``Page`` or a PIL image) to the in-memory register.
@@ -1054,6 +1088,7 @@ class DocClassifier:
         self._owner = np.concatenate([self._owner, owners])
         self._row_key = np.concatenate([self._row_key, row_keys])
         self._grouped = None
+        self._version += 1
 
     def unregister(self, label: str) -> None:
         if not np.any(self._owner == self._index.get(label, -1)):
@@ -1068,6 +1103,7 @@ class DocClassifier:
                     strips.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
+        self._version += 1
 
     def _load_register(self, folder: Path, use_cache: bool) -> None:
         if not folder.is_dir():
@@ -1135,6 +1171,9 @@ class DocClassifier:
         bank = np.stack([next(fresh) if e is None else e for e in embeddings])
         self._add([r["label"] for r in records], bank, [r["path"] for r in records])
         self._cache_path = cache_path if use_cache else None
+        files = json.dumps(sorted((r["path"], r["label"], r["sha256"]) for r in records))
+        self._folder_digest = (hashlib.sha256(files.encode()).hexdigest(), self._version)
+        self._cached_own = cache_meta.get("own")
         # Cached keypoints count only under the settings they were made with (and the same OpenCV).
         if self._second_look is None or keypoint_settings == self._keypoint_settings:
             self._keypoints.update(keypoints)
@@ -1209,6 +1248,8 @@ class DocClassifier:
             records = [{k: v for k, v in r.items() if k not in RECORD_ARRAYS} for r in cached.values()]
             bank = np.stack([r["embedding"] for r in cached.values()])
         meta = {"model": self.model.fingerprint, "decode_gap": DECODE_GAP, "files": records}
+        if self._cached_own is not None:
+            meta["own"] = self._cached_own  # the self-calibration's scores, under what they depend on
         arrays = {"embeddings": bank}
         known = [self._keypoints.get(r["path"]) for r in records]
         if any(k is not None for k in known):
@@ -1355,27 +1396,13 @@ class DocClassifier:
         the best example of each type, then the top k types (ties go to the type added first). With
         the second look on and ``images`` given (the path or PIL image of each embedding), close
         calls are re-ranked and each match says what the second look found."""
-        scores, names = self.type_scores(embeddings)
-        look = self._second_look if images is not None else None
-        palette = self.palette if images is not None else None
-        header = self.header if images is not None else None
-        if images is not None and len(images) != len(scores):
-            raise ValueError(f"{len(scores)} embeddings but {len(images)} images")
+        if images is not None and len(images) != len(embeddings):
+            raise ValueError(f"{len(embeddings)} embeddings but {len(images)} images")
+        ranked = self._ranked(embeddings, k, images, self._second_look if images is not None else None)
         policy = self.policy()
-        k = max(1, min(k, len(names)))
-        width = max(k, 2, *(c.k for c in (look, palette, header) if c is not None))
-        width = min(width, len(names))  # the runner-up decides close calls
+        k = max(1, min(k, len(self._grouped_bank()[2])))
         results = []
-        for q, row in enumerate(scores):
-            indices = top_indices(row, width)
-            top = [(names[i], float(row[i])) for i in indices]
-            found = colours = headers = None
-            if header is not None:
-                top, indices, headers = self._header_check(images[q], indices, top)
-            if palette is not None:
-                top, indices, colours = self._palette_check(images[q], indices, top)
-            if look is not None:
-                top, found = self._look_again(images[q], indices, top)
+        for top, found, colours, headers in ranked:
             decision = decide(top, policy.threshold, policy.margin, policy.per_type)
             results.append(
                 Match(
@@ -1390,6 +1417,86 @@ class DocClassifier:
                 )
             )
         return results
+
+    def _ranked(self, embeddings: np.ndarray, k: int, images, look: SecondLook | None) -> list[tuple]:
+        """Each embedding's best types after the checks on close calls (with ``images``): (top,
+        what the second look found, what the palette check found, what the header check found)."""
+        scores, names = self.type_scores(embeddings)
+        palette = self.palette if images is not None else None
+        header = self.header if images is not None else None
+        width = max(k, 2, *(c.k for c in (look, palette, header) if c is not None))
+        width = min(width, len(names))  # the runner-up decides close calls
+        ranked = []
+        for q, row in enumerate(scores):
+            indices = top_indices(row, width)
+            top = [(names[i], float(row[i])) for i in indices]
+            found = colours = headers = None
+            if header is not None:
+                top, indices, headers = self._header_check(images[q], indices, top)
+            if palette is not None:
+                top, indices, colours = self._palette_check(images[q], indices, top)
+            if look is not None:
+                top, found = self._look_again(images[q], indices, top)
+            ranked.append((top, found, colours, headers))
+        return ranked
+
+    def own_scores(self) -> np.ndarray:
+        """Self-calibration's evidence (``policy.own_threshold``): for each registered type, in the
+        order of ``type_scores``' columns, the best score of its first example seen as a photo
+        (``register_view``) against the *other* types, after the header and palette checks as a
+        query gets them (never the second look); -inf for a type with no picture to view
+        (``add_embeddings``). Worked out once per state of the register."""
+        memo_key = (self._version, self.palette, self.header)
+        if self._own is not None and self._own[0] == memo_key:
+            return self._own[1]
+        _, _, names = self._grouped_bank()
+        digest = None  # what the scores depend on, when the register is its folder's files as loaded
+        if self._folder_digest is not None and self._folder_digest[1] == self._version:
+            what = [self._folder_digest[0], self.model.fingerprint, repr(self.palette), repr(self.header), VIEW_VERSION]
+            digest = hashlib.sha256(json.dumps(what).encode()).hexdigest()
+            cached = self._cached_own
+            if cached and cached.get("key") == digest and cached.get("types") == names:
+                own = np.array(cached["scores"], np.float64)
+                self._own = (memo_key, own)
+                return own
+        order, bounds = self._rows
+        items = []  # (type index, its first example with a picture)
+        for j in range(len(names)):
+            for row in order[bounds[j] : bounds[j + 1]]:
+                key = self._row_key[row]
+                if key is not None and (not key.startswith("\0") or key in self._memory_images):
+                    items.append((j, self._example_source(key)))
+                    break
+
+        def view(item):
+            picture = open_image(item[1], self.model.decode_size)
+            picture = register_view(picture, names[item[0]])
+            return picture, self.model.preprocess(picture)
+
+        own = np.full(len(names), -np.inf)
+        beyond = 1 + max([2, *(c.k for c in (self.palette, self.header) if c is not None)])
+        done = read_ahead(items, view, self.read_threads, 2 * self.batch_size)
+        for start in range(0, len(items), self.batch_size):
+            chunk, pictures, arrays = [], [], []
+            for item, outcome in zip(items[start : start + self.batch_size], done, strict=False):  # done: all chunks
+                if isinstance(outcome, InferError):
+                    self.warn(f"{outcome}; the register's self-calibration goes without it")
+                    continue
+                chunk.append(item[0])
+                pictures.append(outcome[0])
+                arrays.append(outcome[1])
+            if not chunk:
+                continue
+            # one type beyond those the checks re-score (they only lower scores): the best other
+            # type's score is the highest in the list that is not the view's own
+            ranked = self._ranked(self.embed_arrays(arrays), beyond, pictures, None)
+            for j, (top, *_) in zip(chunk, ranked, strict=True):
+                own[j] = max((score for label, score in top if label != names[j]), default=-np.inf)
+        self._own = (memo_key, own)
+        if digest is not None and self._cache_path is not None:  # kept for the next run on this register
+            self._cached_own = {"key": digest, "types": names, "scores": own.tolist()}
+            self._write_cache()
+        return own
 
     def _palette_of(self, key: str | None) -> np.ndarray | None:
         """The palette of a bank row's example, computed on first need (None: no picture to read)."""
@@ -1602,6 +1709,7 @@ def run_cli(args: argparse.Namespace) -> int:
         margin=args.margin,
         register_pages=args.register_pages,
         calibration=args.calibration,
+        self_calibration=args.self_calibration,
     )
     policy = clf.policy()
     files = collect_inputs(args.inputs)
@@ -1805,6 +1913,14 @@ def main(argv: list[str] | None = None) -> int:
         help="what the register holds, which picks the model's table: "
         + "; ".join(f"{kind}: {what}" for kind, what in CALIBRATIONS.items())
         + f" (default: the register's {SETTINGS_NAME}, else {DEFAULT_CALIBRATION})",
+    )
+    parser.add_argument(
+        "--self-calibration",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="where the model's table sets the threshold, let the register relax it by its own examples seen as "
+        f"photos (from 99 types at the default 2 %%; default: on, unless the register's {SETTINGS_NAME} says "
+        "self_calibration: false)",
     )
     parser.add_argument(
         "--margin", type=float, default=None, help="best two types closer than this: ambiguous (default: the model's)"

@@ -195,13 +195,17 @@ def decisions_by_register_size(
     seed: int = 0,
     queries_per_size: int = 20_000,
     per_type: np.ndarray | None = None,
+    own: np.ndarray | None = None,
 ) -> list[RegisterDecisions]:
     """How a decision policy holds as a register grows: for each size N, registers of N types drawn
     at random from the set's types (as many draws as it takes to see about ``queries_per_size``
     queries, at most 200); queries of the drawn types are known, all others unknown. ``policy(N)``
     gives the (threshold, margin) for N types; ``per_type`` (one per type, NaN for none) overrides the
-    threshold for the types that have one, as a register's settings file does. Sizes larger than the
-    set's types are left out.
+    threshold for the types that have one, as a register's settings file does. With ``own`` (types ×
+    types: each type's view's score against each other type, -inf against itself; infer.py's
+    self-calibration), each draw's policy is ``policy(N, best)`` with ``best`` the drawn types' views'
+    best scores against the other drawn types, and the threshold reported is the draws' mean. Sizes
+    larger than the set's types are left out.
     Intervals treat each draw's queries as the sample (draws reuse queries, so pooling them would
     overstate the evidence)."""
     scores, truth = np.asarray(scores, np.float64), np.asarray(truth)
@@ -211,7 +215,8 @@ def decisions_by_register_size(
     for size in sizes:
         if size > num_types:
             continue
-        threshold, margin = policy(size)
+        threshold, margin = policy(size) if own is None else (None, None)
+        thresholds = []
         draws = 1 if size == num_types else int(np.clip(queries_per_size // len(truth), 1, 200))
         counts = ("known", "unknown", "ranked", "accepted", "rejected", "accepted_all", "ambiguous")
         c = dict.fromkeys((*counts, "flagged_right", "flagged_wrong"), 0)
@@ -219,6 +224,9 @@ def decisions_by_register_size(
             chosen = np.sort(rng.choice(num_types, size, replace=False))
             sub = scores[:, chosen]
             known = np.isin(truth, chosen)
+            if own is not None:
+                threshold, margin = policy(size, own[np.ix_(chosen, chosen)].max(1))
+            thresholds.append(threshold)
             if size > 1:
                 top2 = -np.partition(-sub, 1, axis=1)[:, :2]
                 best_score, second = top2[:, 0], top2[:, 1]
@@ -257,7 +265,14 @@ def decisions_by_register_size(
         intervals = {k: wilson(values[k] * per, per) for k, (_, _, per) in rates.items()}
         out.append(
             RegisterDecisions(
-                size, draws, float(threshold), float(margin), n_known, n_unknown, **values, intervals=intervals
+                size,
+                draws,
+                float(np.mean(thresholds)),
+                float(margin),
+                n_known,
+                n_unknown,
+                **values,
+                intervals=intervals,
             )
         )
     return out
