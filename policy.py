@@ -490,8 +490,8 @@ def resolve_policy(
         if mine is not None and mine < threshold:
             views = int(np.isfinite(own).sum())
             source = (
-                f"the register's own examples seen as photos: at most {used_fpr:g} of documents like its {views} "
-                f"types' pass as one of the others (below {source}, {threshold:.4f})"
+                f"the register's own examples seen as photos: {used_fpr:g} of unknown documents like them accepted "
+                f"among {views} types (lower than {source}: {threshold:.4f})"
             )
             threshold = mine
     elif fpr is not None or settings.fpr is not None:

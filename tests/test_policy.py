@@ -159,8 +159,9 @@ def test_the_registers_own_threshold_only_relaxes_the_tables():
     low = np.r_[np.linspace(0.0, at - 0.2, 100)]  # a sparse register: its views score far below the table's
     r = resolve_policy(100, table, "any", none, own=low)
     assert r.threshold == pytest.approx(own_threshold(low, 0.02)) and r.threshold < at and r.fpr == 0.02
-    assert r.source.startswith(
-        "the register's own examples seen as photos: at most 0.02 of documents like its 100 types' pass as one of"
+    assert r.source == (
+        "the register's own examples seen as photos: 0.02 of unknown documents like them accepted among 100 types "
+        f"(lower than the model's table for any register: 0.02 of unknown documents accepted among 100 types: {at:.4f})"
     )
     high = np.linspace(at, 1.0, 100)  # a crowded one: the table's threshold stands
     assert resolve_policy(100, table, "any", none, own=high).threshold == at
