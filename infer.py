@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
@@ -433,6 +434,15 @@ def register_view(image: Image.Image, label: str) -> Image.Image:
     image = image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR, fillcolor=(40, 40, 40))
     image = image.filter(ImageFilter.GaussianBlur(0.0008 * max(w, h)))
     return ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.85, 1.1)))
+
+
+class ViewFeatures(NamedTuple):
+    """What the checks read of a register view (``DocClassifier.own_scores``), kept so that the
+    view is drawn once per example: its header strip's embedding and its palette (None: that
+    check is off)."""
+
+    header: np.ndarray | None
+    palette: np.ndarray | None
 
 
 def palette_signature(image) -> np.ndarray:
@@ -837,6 +847,10 @@ class DocClassifier:
         # the register is still that, own_scores can be kept in the register cache.
         self._folder_digest: tuple[str, int] | None = None
         self._cached_own: dict | None = None  # own_scores as the register cache holds them
+        # Each example's view as own_scores reads it (row key → embedding, ViewFeatures), for the
+        # checks as they were (_view_tag): a changed register draws only its new examples' views.
+        self._views: dict[str, tuple[np.ndarray, ViewFeatures]] = {}
+        self._view_tag: tuple | None = None
         self._version = 0  # counts changes of the register (for what is worked out from it)
         if calibration is not None:
             self._table_for(calibration, "given")  # a model without it: say so now
@@ -1101,6 +1115,8 @@ class DocClassifier:
                 self._palettes.pop(key, None)
                 for strips in self._headers.values():
                     strips.pop(key, None)
+        for key in self._row_key[~keep]:
+            self._views.pop(key, None)
         self._bank, self._owner, self._row_key = self._bank[keep], self._owner[keep], self._row_key[keep]
         self._grouped = None
         self._version += 1
@@ -1445,7 +1461,8 @@ class DocClassifier:
         order of ``type_scores``' columns, the best score of its first example seen as a photo
         (``register_view``) against the *other* types, after the header and palette checks as a
         query gets them (never the second look); -inf for a type with no picture to view
-        (``add_embeddings``). Worked out once per state of the register."""
+        (``add_embeddings``). Worked out once per state of the register; each example's view is
+        drawn once (a register that grows draws only the new ones)."""
         memo_key = (self._version, self.palette, self.header)
         if self._own is not None and self._own[0] == memo_key:
             return self._own[1]
@@ -1460,37 +1477,51 @@ class DocClassifier:
                 self._own = (memo_key, own)
                 return own
         order, bounds = self._rows
-        items = []  # (type index, its first example with a picture)
+        items = []  # (type index, the row key of its first example with a picture)
         for j in range(len(names)):
             for row in order[bounds[j] : bounds[j + 1]]:
                 key = self._row_key[row]
                 if key is not None and (not key.startswith("\0") or key in self._memory_images):
-                    items.append((j, self._example_source(key)))
+                    items.append((j, key))
                     break
+        if self._view_tag != (self.palette, self.header):  # the checks read views another way now
+            self._views.clear()
+            self._view_tag = (self.palette, self.header)
+        todo = [(j, key) for j, key in items if key not in self._views]
 
         def view(item):
-            picture = open_image(item[1], self.model.decode_size)
-            picture = register_view(picture, names[item[0]])
-            return picture, self.model.preprocess(picture)
+            j, key = item
+            picture = register_view(open_image(self._example_source(key), self.model.decode_size), names[j])
+            strip = self.header.strip_array(self.model, picture) if self.header is not None else None
+            colours = palette_signature(picture) if self.palette is not None else None
+            return self.model.preprocess(picture), strip, colours
 
-        own = np.full(len(names), -np.inf)
-        beyond = 1 + max([2, *(c.k for c in (self.palette, self.header) if c is not None)])
-        done = read_ahead(items, view, self.read_threads, 2 * self.batch_size)
-        for start in range(0, len(items), self.batch_size):
-            chunk, pictures, arrays = [], [], []
-            for item, outcome in zip(items[start : start + self.batch_size], done, strict=False):  # done: all chunks
+        done = read_ahead(todo, view, self.read_threads, 2 * self.batch_size)
+        for start in range(0, len(todo), self.batch_size):  # each new example's view drawn and read once
+            chunk, arrays, strips, colours = [], [], [], []
+            for item, outcome in zip(todo[start : start + self.batch_size], done, strict=False):  # done: all chunks
                 if isinstance(outcome, InferError):
                     self.warn(f"{outcome}; the register's self-calibration goes without it")
                     continue
-                chunk.append(item[0])
-                pictures.append(outcome[0])
-                arrays.append(outcome[1])
+                chunk.append(item[1])
+                arrays.append(outcome[0])
+                strips.append(outcome[1])
+                colours.append(outcome[2])
             if not chunk:
                 continue
+            embedded = self.embed_arrays(arrays)
+            headers = self.embed_arrays(strips) if self.header is not None else [None] * len(chunk)
+            for key, e, h, c in zip(chunk, embedded, headers, colours, strict=True):
+                self._views[key] = (e, ViewFeatures(h, c))
+        own = np.full(len(names), -np.inf)
+        seen = [(j, self._views[key]) for j, key in items if key in self._views]
+        beyond = 1 + max([2, *(c.k for c in (self.palette, self.header) if c is not None)])
+        for start in range(0, len(seen), self.batch_size):
+            part = seen[start : start + self.batch_size]
             # one type beyond those the checks re-score (they only lower scores): the best other
             # type's score is the highest in the list that is not the view's own
-            ranked = self._ranked(self.embed_arrays(arrays), beyond, pictures, None)
-            for j, (top, *_) in zip(chunk, ranked, strict=True):
+            ranked = self._ranked(np.stack([e for _, (e, _) in part]), beyond, [f for _, (_, f) in part], None)
+            for (j, _), (top, *_) in zip(part, ranked, strict=True):
                 own[j] = max((score for label, score in top if label != names[j]), default=-np.inf)
         self._own = (memo_key, own)
         if digest is not None and self._cache_path is not None:  # kept for the next run on this register
@@ -1518,7 +1549,7 @@ class DocClassifier:
         if not check.triggers(top):
             return top, indices, None
         try:
-            query = palette_signature(image)
+            query = image.palette if isinstance(image, ViewFeatures) else palette_signature(image)
         except InferError as e:
             return top, indices, {"ran": False, "error": str(e)}
         if query[-1] < check.min_colour:
@@ -1575,7 +1606,10 @@ class DocClassifier:
         if not check.triggers(top):
             return top, indices, None
         try:
-            query = self.model(check.strip_array(self.model, image)[None])[0]
+            if isinstance(image, ViewFeatures):
+                query = image.header
+            else:
+                query = self.model(check.strip_array(self.model, image)[None])[0]
         except InferError as e:
             return top, indices, {"ran": False, "error": str(e)}
         order, bounds = self._rows
