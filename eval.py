@@ -59,9 +59,9 @@ from policy import (
     RegisterSettings,
     declared_calibration,
     load_settings,
-    own_passes,
     registers_of,
     resolve_policy,
+    self_calibrating,
     table_for,
 )
 
@@ -318,10 +318,8 @@ def run_eval(
     infer.py does unless ``self_calibration`` is False (or the settings say so), each drawn register
     may relax the table's threshold by its own examples seen as photos (``policy.own_threshold``)."""
     settings = settings or RegisterSettings()
-    if self_calibration is None:
-        self_calibration = settings.self_calibration is not False
-    own_on = self_calibration and embedder.table is not None
-    scored = score_eval_set(embedder, data, batch_size, warn, palette, header, views=own_on)
+    views = self_calibrating(self_calibration, settings) and embedder.table is not None
+    scored = score_eval_set(embedder, data, batch_size, warn, palette, header, views=views)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None
     if provisional:  # no recorded threshold: use this evaluation's FPR=1e-3 point
@@ -336,9 +334,10 @@ def run_eval(
     if embedder.table is not None or settings.threshold is not None:
 
         def policy(n: int, own: np.ndarray | None = None) -> tuple[float, float]:
-            r = resolve_policy(n, embedder.table, embedder.calibration, settings, fpr=fpr)
-            if own is not None and r.fpr is not None and own_passes(n, r.fpr) >= 1:  # as infer.py decides
-                r = resolve_policy(n, embedder.table, embedder.calibration, settings, fpr=fpr, own=own)
+            given = None if own is None else (lambda: own)
+            r = resolve_policy(
+                n, embedder.table, embedder.calibration, settings, fpr=fpr, own=given, self_calibration=self_calibration
+            )
             return r.threshold, r.margin
 
         per_type = None
@@ -347,7 +346,7 @@ def run_eval(
             stray = sorted(set(settings.types) - set(scored.types))
             if stray:  # as infer.py says it when it loads such a register
                 warn(f"{settings.path}: types.{stray[0]}: no such type in the register ({len(stray)} such)")
-        own = scored.own if own_on else None
+        own = scored.own  # None unless drawn for the self-calibration
         rows = decisions_by_register_size(scores, truth, policy, sizes, per_type=per_type, own=own)
         source = resolve_policy(1, embedder.table, embedder.calibration, settings, fpr=fpr)  # the same at any size
         used_fpr = source.fpr

@@ -90,7 +90,6 @@ from policy import (
     decide,
     declared_calibration,
     load_settings,
-    own_passes,
     resolve_policy,
     table_for,
     tables_from_json,
@@ -925,21 +924,17 @@ class DocClassifier:
             recorded = (FALLBACK_THRESHOLD, "fallback")
         try:
             r = resolve_policy(
-                size, table, kind, s, threshold=self._threshold, fpr=self._fpr, margin=self._margin, recorded=recorded
+                size,
+                table,
+                kind,
+                s,
+                threshold=self._threshold,
+                fpr=self._fpr,
+                margin=self._margin,
+                recorded=recorded,
+                own=self.own_scores,  # worked out only where the table decides and the register can say
+                self_calibration=self._self_calibration,
             )
-            own_on = self._self_calibration if self._self_calibration is not None else s.self_calibration is not False
-            if own_on and r.fpr is not None and own_passes(size, r.fpr) >= 1:  # the table decides: may relax it
-                r = resolve_policy(
-                    size,
-                    table,
-                    kind,
-                    s,
-                    threshold=self._threshold,
-                    fpr=self._fpr,
-                    margin=self._margin,
-                    recorded=recorded,
-                    own=self.own_scores(),
-                )
         except PolicyError as e:
             raise InferError(f"{m.path}: {e}") from None
         return Policy(r.threshold, r.margin, size, r.source, r.fpr, dict(s.types or {}), r.calibration)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -275,6 +275,12 @@ def declared_calibration(given: str | None, settings: RegisterSettings) -> tuple
     return DEFAULT_CALIBRATION, ""
 
 
+def self_calibrating(given: bool | None, settings: RegisterSettings) -> bool:
+    """Whether the register may relax the model's table by its own examples (``own_threshold``):
+    as given, else as the settings file says (``self_calibration:``), else yes."""
+    return given if given is not None else settings.self_calibration is not False
+
+
 def own_passes(views: int, fpr: float) -> int:
     """How many of ``views`` may reach the self-calibrated threshold so that one more document like
     them (exchangeable with them: a document of the register's own kind, not registered) reaches
@@ -465,15 +471,17 @@ def resolve_policy(
     fpr: float | None = None,
     margin: float | None = None,
     recorded: tuple[float, str] | None = None,
-    own: np.ndarray | None = None,
+    own: Callable[[], np.ndarray] | None = None,
+    self_calibration: bool | None = None,
 ) -> Resolved:
     """Where a register's threshold and margin come from, in order: given ones (``threshold``, or
     ``fpr`` through the table; ``margin``), then the register's settings (a fixed threshold, or a
     false-accept target), then the model's ``table`` for registers of ``kind`` at the register's
     ``size`` (at ``DEFAULT_FPR`` when no target is set), then ``recorded`` (a single threshold and
-    its source). Where the table sets the threshold and ``own`` is given (each registered type's
-    view's best score against the other types: ``own_threshold``), the lower of the table's and
-    the register's own threshold decides. infer.py and eval.py both decide by it, so an evaluation
+    its source). Where the table sets the threshold, ``own`` is given (it returns each registered
+    type's view's best score against the other types, ``own_threshold``; called only when the
+    register is large enough to say) and ``self_calibrating``, the lower of the table's and the
+    register's own threshold decides. infer.py and eval.py both decide by it, so an evaluation
     shows the decisions a register's settings make."""
     used_fpr = None
     if threshold is not None:
@@ -486,9 +494,11 @@ def resolve_policy(
         source = (
             f"the model's table for {registers_of(kind)}: {used_fpr:g} of unknown documents accepted among {size} types"
         )
-        mine = own_threshold(own, used_fpr) if own is not None else None
+        calibrate_own = own is not None and self_calibrating(self_calibration, settings)
+        best = own() if calibrate_own and own_passes(size, used_fpr) >= 1 else None
+        mine = own_threshold(best, used_fpr) if best is not None else None
         if mine is not None and mine < threshold:
-            views = int(np.isfinite(own).sum())
+            views = int(np.isfinite(best).sum())
             source = (
                 f"the register's own examples seen as photos: {used_fpr:g} of unknown documents like them accepted "
                 f"among {views} types (lower than {source}: {threshold:.4f})"

@@ -157,19 +157,28 @@ def test_the_registers_own_threshold_only_relaxes_the_tables():
     table, none = _table(), RegisterSettings()
     at = table.threshold(100, 0.02)
     low = np.r_[np.linspace(0.0, at - 0.2, 100)]  # a sparse register: its views score far below the table's
-    r = resolve_policy(100, table, "any", none, own=low)
+    r = resolve_policy(100, table, "any", none, own=lambda: low)
     assert r.threshold == pytest.approx(own_threshold(low, 0.02)) and r.threshold < at and r.fpr == 0.02
     assert r.source == (
         "the register's own examples seen as photos: 0.02 of unknown documents like them accepted among 100 types "
         f"(lower than the model's table for any register: 0.02 of unknown documents accepted among 100 types: {at:.4f})"
     )
     high = np.linspace(at, 1.0, 100)  # a crowded one: the table's threshold stands
-    assert resolve_policy(100, table, "any", none, own=high).threshold == at
-    assert resolve_policy(100, table, "any", none, own=low[:50]).threshold == at  # too few views to say
-    given = resolve_policy(100, table, "any", none, threshold=0.9, own=low)  # a given threshold wins
+    assert resolve_policy(100, table, "any", none, own=lambda: high).threshold == at
+    assert resolve_policy(100, table, "any", none, own=lambda: low[:50]).threshold == at  # too few views to say
+    given = resolve_policy(100, table, "any", none, threshold=0.9, own=lambda: low)  # a given threshold wins
     assert given.threshold == 0.9 and given.source == "given"
     fixed = RegisterSettings(threshold=0.95, path="reg/docclassifier.yaml")
-    assert resolve_policy(100, table, "any", fixed, own=low).threshold == 0.95
+    assert resolve_policy(100, table, "any", fixed, own=lambda: low).threshold == 0.95
+
+    def not_asked():
+        raise AssertionError("the register's views were worked out for nothing")
+
+    off = RegisterSettings(self_calibration=False, path="reg/docclassifier.yaml")
+    for size, settings, given in ((98, none, None), (100, off, None), (100, none, False), (100, fixed, None)):
+        r = resolve_policy(size, table, "any", settings, own=not_asked, self_calibration=given)
+        assert r.source != "" and "own examples" not in r.source
+    assert resolve_policy(100, table, "any", off, own=lambda: low, self_calibration=True).threshold < at  # given wins
 
 
 def test_self_calibration_setting_is_a_boolean(tmp_path):
