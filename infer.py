@@ -1038,10 +1038,7 @@ class DocClassifier:
     def examples_of(self, label: str) -> list:
         """The examples of ``label`` that can be shown (paths, pages or pictures), in order."""
         rows = np.flatnonzero(self._owner == self._index.get(label, -1))
-        keys = [
-            k for k in self._row_key[rows] if k is not None and (not k.startswith("\0") or k in self._memory_images)
-        ]
-        return [self._example_source(k) for k in keys]
+        return [self._example_source(k) for k in self._row_key[rows] if self._has_picture(k)]
 
     def prepare(self) -> None:
         """Build the matching structures now (they are built on first use otherwise): a classifier
@@ -1311,6 +1308,11 @@ class DocClassifier:
         if settings is not None and self._describe_missing():
             self._write_cache()
 
+    def _has_picture(self, key: str | None) -> bool:
+        """Whether a bank row's key names an image that can be read again: a register file, or an
+        image registered in memory that is still kept (not precomputed embeddings)."""
+        return key is not None and (not key.startswith("\0") or key in self._memory_images)
+
     def _example_source(self, key: str):
         """What a bank row's key names: an image registered in memory (path, page or picture), a
         register file, or a page of one (``"form.pdf#page=2"``)."""
@@ -1327,15 +1329,12 @@ class DocClassifier:
             return None
         cos = self._cosines(np.asarray(embedding, np.float32)[None], self._bank[rows])[0]
         key = self._row_key[rows[int(np.argmax(cos))]]
-        if key is None or (key.startswith("\0") and key not in self._memory_images):
-            return None
-        return self._example_source(key)
+        return self._example_source(key) if self._has_picture(key) else None
 
     def _describe_missing(self) -> bool:
         """Keypoints of every registered image that has none yet; True when a file of the register
         folder was among them."""
-        keys = [k for k in dict.fromkeys(self._row_key.tolist()) if k is not None and k not in self._keypoints]
-        keys = [k for k in keys if not k.startswith("\0") or k in self._memory_images]
+        keys = [k for k in dict.fromkeys(self._row_key.tolist()) if self._has_picture(k) and k not in self._keypoints]
         self._describe(keys)
         return any(not k.startswith("\0") for k in keys)
 
@@ -1475,8 +1474,7 @@ class DocClassifier:
         items = []  # (type index, the row key of its first example with a picture)
         for j in range(len(names)):
             for row in order[bounds[j] : bounds[j + 1]]:
-                key = self._row_key[row]
-                if key is not None and (not key.startswith("\0") or key in self._memory_images):
+                if self._has_picture(key := self._row_key[row]):
                     items.append((j, key))
                     break
         if self._view_tag != (self.palette, self.header):  # the checks read views another way now
