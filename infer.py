@@ -101,7 +101,7 @@ DEFAULT_MODEL = HERE / "assets" / "model.onnx"
 DEFAULT_REGISTER = HERE / "register"
 FALLBACK_THRESHOLD = 0.85  # only for models whose metadata records no threshold
 CACHE_NAME = ".docclassifier-cache.npz"
-RECORD_ARRAYS = ("embedding", "keypoints", "header")  # a cache record's arrays, beside its file's facts
+RECORD_ARRAYS = ("embedding", "keypoints", "header", "view")  # a cache record's arrays, beside its file's facts
 # A JPEG is decoded at a reduced scale (libjpeg's DCT scaling) while both sides stay at least this
 # many times the model's input: a 1200×1600 photo for a 96 px model decodes at 300×400, decoding and
 # resizing take a quarter of the time, and the embedding stays within cosine 0.9997 of a full decode's
@@ -1132,6 +1132,9 @@ class DocClassifier:
         todo: list[tuple[int, Path | Page]] = []  # (record index, file or page) of the None entries
         keypoints: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # cached ones of unchanged files
         headers: dict[str, np.ndarray] = {}  # cached header strip embeddings of unchanged files
+        # cached self-calibration views of unchanged files, if drawn for the checks as they are now
+        views_fit = cache_meta.get("views") == self._views_meta((self.palette, self.header))
+        views: dict[str, tuple[np.ndarray, ViewFeatures]] = {}
         for label, path in scan_register(folder, self.warn):
             file_rel = path.relative_to(folder).as_posix()
             try:
@@ -1157,6 +1160,8 @@ class DocClassifier:
                         keypoints[rel] = hit["keypoints"]
                     if hit["header"] is not None:
                         headers[rel] = hit["header"]
+                    if views_fit and hit["view"] is not None and hit["label"] == label:  # a view is drawn per label
+                        views[rel] = hit["view"]
                 else:
                     todo.append((len(records), item))
                     embeddings.append(None)
@@ -1182,6 +1187,9 @@ class DocClassifier:
         files = json.dumps(sorted((r["path"], r["label"], r["sha256"]) for r in records))
         self._folder_digest = (hashlib.sha256(files.encode()).hexdigest(), self._version)
         self._cached_own = cache_meta.get("own")
+        if views:
+            self._views.update(views)
+            self._view_tag = (self.palette, self.header)
         # Cached keypoints count only under the settings they were made with (and the same OpenCV).
         if self._second_look is None or keypoint_settings == self._keypoint_settings:
             self._keypoints.update(keypoints)
@@ -1203,9 +1211,10 @@ class DocClassifier:
             self._write_cache(records, bank)
 
     def _read_cache(self, path: Path, quiet: bool = False) -> tuple[dict[str, dict], dict]:
-        """The cached files (path → record with its embedding, and its keypoints and header strip
-        embedding or None) and the cache's metadata (``keypoints``: the settings the keypoints were
-        made with; ``header_strip``: the strip share of the headers)."""
+        """The cached files (path → record with its embedding, and its keypoints, header strip
+        embedding and self-calibration view (embedding, ``ViewFeatures``) or None) and the cache's
+        metadata (``keypoints``: the settings the keypoints were made with; ``header_strip``: the
+        strip share of the headers; ``views``: what the views were drawn under)."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
@@ -1230,8 +1239,33 @@ class DocClassifier:
                     for i, row in enumerate(rows.tolist()):
                         if row >= 0:
                             headers[i] = strips[row]
+                views: list = [None] * len(files)
+                if "view_rows" in z.files:  # the self-calibration's views (own_scores), under meta["views"]
+                    rows, embedded = z["view_rows"], z["view_embeddings"]
+                    n = int((rows >= 0).sum())
+                    strips = z["view_headers"] if "view_headers" in z.files else None
+                    colours = z["view_palettes"] if "view_palettes" in z.files else None
+                    if (
+                        len(rows) != len(files)
+                        or embedded.shape != (n, bank.shape[1])
+                        or (strips is not None and strips.shape != (n, bank.shape[1]))
+                        or (colours is not None and len(colours) != n)
+                    ):
+                        raise ValueError("view arrays disagree")
+                    for i, row in enumerate(rows.tolist()):
+                        if row >= 0:
+                            features = ViewFeatures(
+                                None if strips is None else strips[row], None if colours is None else colours[row]
+                            )
+                            views[i] = (embedded[row], features)
             records = {
-                r["path"]: {**r, "embedding": bank[i], "keypoints": keypoints[i], "header": headers[i]}
+                r["path"]: {
+                    **r,
+                    "embedding": bank[i],
+                    "keypoints": keypoints[i],
+                    "header": headers[i],
+                    "view": views[i],
+                }
                 for i, r in enumerate(files)
             }
             return records, meta
@@ -1275,6 +1309,19 @@ class DocClassifier:
             arrays["header_rows"] = np.cumsum([h is not None for h in found]) - 1
             arrays["header_rows"][[h is None for h in found]] = -1
             arrays["header_embeddings"] = np.stack([h for h in found if h is not None]).astype(bank.dtype)
+        # The self-calibration's views, under the checks they were read for (own_scores): a
+        # rebuilt classifier (serve.py's, on each change of the folder) draws only new files' views.
+        views = [self._views.get(r["path"]) for r in records]
+        if any(v is not None for v in views):
+            seen = [v for v in views if v is not None]
+            meta["views"] = self._views_meta()
+            arrays["view_rows"] = np.cumsum([v is not None for v in views]) - 1
+            arrays["view_rows"][[v is None for v in views]] = -1
+            arrays["view_embeddings"] = np.stack([e for e, _ in seen]).astype(np.float32)
+            if all(f.header is not None for _, f in seen):
+                arrays["view_headers"] = np.stack([f.header for _, f in seen]).astype(np.float32)
+            if all(f.palette is not None for _, f in seen):
+                arrays["view_palettes"] = np.stack([f.palette for _, f in seen]).astype(np.float32)
         try:
             # readable as any file the user writes, so others sharing the register (or a Docker
             # image's users) can use it too
@@ -1517,10 +1564,18 @@ class DocClassifier:
             for (j, _), (top, *_) in zip(part, ranked, strict=True):
                 own[j] = max((score for label, score in top if label != names[j]), default=-np.inf)
         self._own = (memo_key, own)
-        if digest is not None and self._cache_path is not None:  # kept for the next run on this register
-            self._cached_own = {"key": digest, "types": names, "scores": own.tolist()}
-            self._write_cache()
+        if self._cache_path is not None:  # kept for the next run on this register
+            if digest is not None:
+                self._cached_own = {"key": digest, "types": names, "scores": own.tolist()}
+            if digest is not None or any(not key.startswith("\0") for _, key in todo):
+                self._write_cache()
         return own
+
+    def _views_meta(self, tag: tuple | None = None) -> dict:
+        """What the kept views (``own_scores``) were drawn under, as the register cache records it:
+        the view recipe and the checks (``tag``; default: the ones they were read for)."""
+        palette, header = self._view_tag if tag is None else tag
+        return {"version": VIEW_VERSION, "palette": repr(palette), "header": repr(header)}
 
     def _palette_of(self, key: str | None) -> np.ndarray | None:
         """The palette of a bank row's example, computed on first need (None: no picture to read)."""

@@ -366,9 +366,18 @@ def test_the_register_relaxes_the_table_by_its_own_examples_seen_as_photos(table
         assert c.own_scores()[c._grouped_bank()[2].index("extra")] > 0.9  # its twin, names[0], is registered
         c.unregister("extra")
         assert np.array_equal(c.own_scores(), own) and drawn == ["extra"]
-    shutil.copy(folder / "register" / f"{names[0]}.png", folder / "register" / "copy.png")
-    changed = infer.DocClassifier(table_model, folder / "register", fpr=0.1)
-    assert len(changed.own_scores()) == 21 and changed.own_scores()[changed._grouped_bank()[2].index("copy")] > 0.9
+        # the register cache keeps each file's view too: a classifier rebuilt on a changed folder
+        # (serve.py's, on every change) draws only the new file's, and scores as if it drew all
+        shutil.copy(folder / "register" / f"{names[0]}.png", folder / "register" / "copy.png")
+        changed = infer.DocClassifier(table_model, folder / "register", fpr=0.1)
+        assert len(changed.own_scores()) == 21 and drawn == ["extra", "copy"]
+        assert changed.own_scores()[changed._grouped_bank()[2].index("copy")] > 0.9
+        uncached = infer.DocClassifier(table_model, folder / "register", cache=False, fpr=0.1)
+        assert np.array_equal(uncached.own_scores(), changed.own_scores()) and len(drawn) == 2 + 21
+        # views read for other checks are not taken from the cache
+        del drawn[:]
+        infer.DocClassifier(table_model, folder / "register", fpr=0.1, palette=False).own_scores()
+        assert len(drawn) == 21
     (folder / "register" / "copy.png").unlink()
     (folder / "register" / infer.CACHE_NAME).unlink()
 
