@@ -107,7 +107,8 @@ RECORD_ARRAYS = ("embedding", "keypoints", "header", "view")  # a cache record's
 # resizing take a quarter of the time, and the embedding stays within cosine 0.9997 of a full decode's
 # (bench/inference.py, BENCHMARKS.md).
 DECODE_GAP = 2
-VIEW_VERSION = 1  # register_view's recipe: self-calibration scores cached under another are worked out again
+# register_view's recipe and how its views are ranked: views and scores cached under another are made again
+VIEW_VERSION = 2
 FP16_BLOCK_ROWS = 4096  # float16 bank rows widened per block: 4096 × 128 × 4 bytes = 2 MiB
 LOOK_ALIKE_BLOCK = 1 << 22  # scores held at once when the register is checked for look-alikes (16 MiB)
 LOOK_ALIKE_MAX_PAIRS = 2_000_000_000  # more example pairs than this (about 10 s here) are not checked
@@ -566,7 +567,11 @@ def reordered(top: list[tuple[str, float]], indices: np.ndarray, ranked: list[tu
         {"label": label, "embedding_score": top[rank][1], "similarity": sim, "score": new}
         for new, rank, label, sim in ranked
     ]
-    return reranked, order, candidates
+    # A check only lowers scores, so one it re-scored can fall below types it never looked at: the
+    # list stays in score order (as eval.py's score matrix is), so the next check and the decision
+    # see the best types as they score now.
+    by_score = sorted(range(len(reranked)), key=lambda i: -reranked[i][1])  # stable: ties keep their order
+    return [reranked[i] for i in by_score], order[by_score], candidates
 
 
 # --------------------------------------------------------------------------------------------
@@ -1431,7 +1436,7 @@ class DocClassifier:
             c["evidence"] = look.evidence(c["inliers"], best)
             c["score"] = look.combine(c["embedding_score"], c["evidence"])
         candidates.sort(key=lambda c: -c["score"])  # stable: ties keep the embedding's order
-        reranked = [(c["label"], c["score"]) for c in candidates] + top[look.k :]
+        reranked = sorted([(c["label"], c["score"]) for c in candidates] + top[look.k :], key=lambda t: -t[1])
         found = {"ran": True, "gap": gap, "query_keypoints": len(query[0]), "candidates": candidates}
         return reranked, {**found, "ms": 1000 * (time.perf_counter() - t0)}
 
@@ -1481,8 +1486,11 @@ class DocClassifier:
         scores, names = self.type_scores(embeddings)
         palette = self.palette if images is not None else None
         header = self.header if images is not None else None
-        width = max(k, 2, *(c.k for c in (look, palette, header) if c is not None))
-        width = min(width, len(names))  # the runner-up decides close calls
+        # The runner-up decides close calls. Each check re-scores its best c.k and may push all but
+        # one of them below types further down, so the list holds enough types for the next check
+        # to re-score the best c.k as they score after the one before (as eval.py's matrix does).
+        width = max(k, 2, sum(c.k for c in (look, palette, header) if c is not None))
+        width = min(width, len(names))
         ranked = []
         for q, row in enumerate(scores):
             indices = top_indices(row, width)
@@ -1555,14 +1563,13 @@ class DocClassifier:
                 self._views[key] = (e, ViewFeatures(h, c))
         own = np.full(len(names), -np.inf)
         seen = [(j, self._views[key]) for j, key in items if key in self._views]
-        beyond = 1 + max([2, *(c.k for c in (self.palette, self.header) if c is not None)])
         for start in range(0, len(seen), self.batch_size):
             part = seen[start : start + self.batch_size]
-            # one type beyond those the checks re-score (they only lower scores): the best other
-            # type's score is the highest in the list that is not the view's own
-            ranked = self._ranked(np.stack([e for _, (e, _) in part]), beyond, [f for _, (_, f) in part], None)
+            # the list comes in score order after the checks: the best other type is its first
+            # entry that is not the view's own
+            ranked = self._ranked(np.stack([e for _, (e, _) in part]), 2, [f for _, (_, f) in part], None)
             for (j, _), (top, *_) in zip(part, ranked, strict=True):
-                own[j] = max((score for label, score in top if label != names[j]), default=-np.inf)
+                own[j] = next((score for label, score in top if label != names[j]), -np.inf)
         self._own = (memo_key, own)
         if self._cache_path is not None:  # kept for the next run on this register
             if digest is not None:

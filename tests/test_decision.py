@@ -387,16 +387,14 @@ def test_the_register_relaxes_the_table_by_its_own_examples_seen_as_photos(table
     assert infer.DocClassifier(table_model, folder / "register", cache=False, fpr=0.1).threshold == pytest.approx(
         table_at
     )
-    # eval.py: the register of all 20 types, one draw: infer.py's threshold; off as the settings say.
-    # (One check: with both, eval.py's palette check takes the best five by score after the header
-    # check, infer.py's the header check's five, which differ where it lowered one below a sixth.)
+    # eval.py: the register of all 20 types, one draw, both checks: infer.py's threshold; off as
+    # the settings say.
     (folder / "register" / "docclassifier.yaml").unlink()
     embedder = eval_py.onnx_embedder(str(table_model))
-    checks = {"palette": infer.PaletteCheck(), "header": None}
-    one_check = infer.DocClassifier(table_model, folder / "register", cache=False, fpr=0.1, header=False)
+    checks = {"palette": infer.PaletteCheck(), "header": infer.HeaderCheck()}
     result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, **checks)
     assert result["policy"]["self_calibration"] is True
-    assert result["policy"]["sizes"][0]["threshold"] == pytest.approx(one_check.threshold, abs=1e-5)
+    assert result["policy"]["sizes"][0]["threshold"] == pytest.approx(c.threshold, abs=1e-5)
     (folder / "register" / "docclassifier.yaml").write_text("self_calibration: false\n")
     settings = load_settings(folder / "register" / "docclassifier.yaml")
     result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, settings=settings, **checks)
