@@ -400,6 +400,17 @@ def test_the_register_relaxes_the_table_by_its_own_examples_seen_as_photos(table
     result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, settings=settings, **checks)
     assert result["policy"]["self_calibration"] is False
     assert result["policy"]["sizes"][0]["threshold"] == pytest.approx(table_at)
+    # a threshold fixed in the settings: no view is drawn, since none could count
+    (folder / "register" / "docclassifier.yaml").write_text("threshold: 0.9\n")
+    settings = load_settings(folder / "register" / "docclassifier.yaml")
+    del drawn[:]
+    monkeypatch.setattr(
+        eval_py, "register_view", lambda picture, label: drawn.append(label) or real_view(picture, label)
+    )
+    result, _ = eval_py.run_eval(embedder, folder, None, sizes=(20,), warn=print, settings=settings, **checks)
+    assert result["policy"]["sizes"][0]["threshold"] == 0.9 and drawn == []
+    result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, settings=settings, **checks)
+    assert result["policy"]["self_calibration"] is True and len(drawn) == 20  # a given target wins over it
 
 
 def test_eval_decides_as_the_sets_register_settings_say(table_model, pages_model, tmp_path, capsys):
