@@ -91,7 +91,10 @@ def score_folder(clf: DocClassifier, files: list, warn) -> tuple[np.ndarray, lis
     checks = [c for c in (clf.header, clf.palette) if c is not None]
     if checks:  # the scores infer.py decides on: close calls re-ranked by the header, then by colour
         column = {name: i for i, name in enumerate(names)}
-        for row, m in zip(scores, clf.match(embeddings, k=max(c.k for c in checks), images=kept), strict=True):
+        # the whole list the checks work on (each re-scores the best k as they score after the one
+        # before, so between them they may touch the sum of their k)
+        width = sum(c.k for c in checks)
+        for row, m in zip(scores, clf.match(embeddings, k=width, images=kept), strict=True):
             for label, score in m.top:
                 row[column[label]] = score
     order = np.argsort(names)  # columns in clf.labels order (sorted)
