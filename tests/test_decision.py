@@ -395,6 +395,9 @@ def test_the_register_relaxes_the_table_by_its_own_examples_seen_as_photos(table
     result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, **checks)
     assert result["policy"]["self_calibration"] is True
     assert result["policy"]["sizes"][0]["threshold"] == pytest.approx(c.threshold, abs=1e-5)
+    scored = eval_py.score_eval_set(embedder, folder, warn=print, views=True, **checks)
+    mine = dict(zip(names, c.own_scores().tolist(), strict=True))
+    assert scored.own.max(1) == pytest.approx([mine[t] for t in scored.types], abs=1e-5)  # every view, not one
     (folder / "register" / "docclassifier.yaml").write_text("self_calibration: false\n")
     settings = load_settings(folder / "register" / "docclassifier.yaml")
     result, _ = eval_py.run_eval(embedder, folder, None, fpr=0.1, sizes=(20,), warn=print, settings=settings, **checks)
