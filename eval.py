@@ -62,6 +62,7 @@ from policy import (
     registers_of,
     resolve_policy,
     self_calibrating,
+    settings_fix_threshold,
     table_for,
 )
 
@@ -318,10 +319,12 @@ def run_eval(
     infer.py does unless ``self_calibration`` is False (or the settings say so), each drawn register
     may relax the table's threshold by its own examples seen as photos (``policy.own_threshold``)."""
     settings = settings or RegisterSettings()
-    # the views count only where the model's table sets the threshold: not where the settings
-    # file fixes one (unless a target is given, which wins over it)
-    fixed = fpr is None and settings.threshold is not None
-    views = self_calibrating(self_calibration, settings) and embedder.table is not None and not fixed
+    # the views count only where the model's table sets the threshold, not where the settings file does
+    views = (
+        self_calibrating(self_calibration, settings)
+        and embedder.table is not None
+        and not settings_fix_threshold(settings, fpr)
+    )
     scored = score_eval_set(embedder, data, batch_size, warn, palette, header, views=views)
     scores, truth = scored.scores, scored.truth
     provisional = threshold is None

@@ -436,6 +436,15 @@ def register_view(image: Image.Image, label: str) -> Image.Image:
     return ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.85, 1.1)))
 
 
+def kept_rows(items: Sequence) -> np.ndarray:
+    """For a register cache's per-file list with gaps (None): each file's row among the items kept,
+    -1 where it has none."""
+    present = np.array([item is not None for item in items], bool)
+    rows = np.cumsum(present) - 1
+    rows[~present] = -1
+    return rows
+
+
 class ViewFeatures(NamedTuple):
     """What the checks read of a register view (``DocClassifier.own_scores``), kept so that the
     view is drawn once per example: its header strip's embedding and its palette (None: that
@@ -1311,8 +1320,7 @@ class DocClassifier:
         found = [strips.get(r["path"]) for r in records]
         if any(h is not None for h in found):
             meta["header_strip"] = strip
-            arrays["header_rows"] = np.cumsum([h is not None for h in found]) - 1
-            arrays["header_rows"][[h is None for h in found]] = -1
+            arrays["header_rows"] = kept_rows(found)
             arrays["header_embeddings"] = np.stack([h for h in found if h is not None]).astype(bank.dtype)
         # The self-calibration's views, under the checks they were read for (own_scores): a
         # rebuilt classifier (serve.py's, on each change of the folder) draws only new files' views.
@@ -1320,8 +1328,7 @@ class DocClassifier:
         if any(v is not None for v in views):
             seen = [v for v in views if v is not None]
             meta["views"] = self._views_meta()
-            arrays["view_rows"] = np.cumsum([v is not None for v in views]) - 1
-            arrays["view_rows"][[v is None for v in views]] = -1
+            arrays["view_rows"] = kept_rows(views)
             arrays["view_embeddings"] = np.stack([e for e, _ in seen]).astype(np.float32)
             if all(f.header is not None for _, f in seen):
                 arrays["view_headers"] = np.stack([f.header for _, f in seen]).astype(np.float32)

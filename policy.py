@@ -275,6 +275,12 @@ def declared_calibration(given: str | None, settings: RegisterSettings) -> tuple
     return DEFAULT_CALIBRATION, ""
 
 
+def settings_fix_threshold(settings: RegisterSettings, fpr: float | None) -> bool:
+    """Whether the register's settings file sets the threshold: it names one and no false-accept
+    target is given (a given target wins over the file's threshold)."""
+    return fpr is None and settings.threshold is not None
+
+
 def self_calibrating(given: bool | None, settings: RegisterSettings) -> bool:
     """Whether the register may relax the model's table by its own examples (``own_threshold``):
     as given, else as the settings file says (``self_calibration:``), else yes."""
@@ -486,7 +492,7 @@ def resolve_policy(
     used_fpr = None
     if threshold is not None:
         source = "given"
-    elif fpr is None and settings.threshold is not None:  # a given target wins over the file's threshold
+    elif settings_fix_threshold(settings, fpr):
         threshold, source = settings.threshold, settings.path
     elif table is not None:
         used_fpr = next((f for f in (fpr, settings.fpr) if f is not None), DEFAULT_FPR)
